@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Sets up everything the project needs on a Debian machine with Node 20+:
+# node modules (from the lock file), the compiled CLI, and with --pcsc the PC/SC stack.
+# Safe to run again: each step is skipped when it is already done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+quiet=0
+for arg in "$@"; do
+  case "$arg" in
+    --quiet) quiet=1 ;;
+    -h|--help)
+      echo "usage: bash scripts/setup.sh [--quiet]"
+      echo "Installs node modules from package-lock.json and builds dist/."
+      exit 0 ;;
+    *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
+  esac
+done
+say() { if [ "$quiet" = 0 ]; then echo "setup: $*"; fi; }
+
+major=$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0)
+if [ "$major" -lt 20 ]; then
+  echo "setup: Node.js 20 or newer is required (found $(node --version 2>/dev/null || echo none))." >&2
+  echo "setup: on Debian: install nodejs from NodeSource or nvm, then run this again." >&2
+  exit 1
+fi
+
+# Reinstall when the lock file changed since the last install.
+stamp=node_modules/.setup-stamp
+if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt "$stamp" ]; then
+  say "installing node modules (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error >/dev/null
+  touch "$stamp"
+fi
+
+say "building (tsc)"
+npx --no-install tsc -p tsconfig.build.json
