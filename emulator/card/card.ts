@@ -1,0 +1,139 @@
+/**
+ * The card runtime: power and ATR, the AP registry, SELECT by DF name, dispatch by INS, and the
+ * one place where errors become status words (design rule 4).
+ */
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { encodeResponseApdu, parseCommandApdu, type CommandApdu } from '../../iso7816/apdu.js';
+import { equalBytes, fromHex, type Bytes } from '../../iso7816/bytes.js';
+import { CardError, SW } from '../../iso7816/status-words.js';
+import type { CardImageStore } from '../image/image-store.js';
+import type { Applet } from './applet.js';
+import type { CardContext, CardHooks } from './context.js';
+import type { KeyId } from './file-system.js';
+import { fileControlInformation, INS, kIsoInstructions } from './iso-commands.js';
+
+export interface CardLogger {
+  error(message: string): void;
+}
+
+export interface CardRuntimeOptions {
+  hooks?: CardHooks;
+  logger?: CardLogger;
+}
+
+/** Builds the applets of a card from its image; each applet file exports one such factory. */
+export type AppletFactory = (store: CardImageStore) => Applet | undefined;
+
+const kEmpty = new Uint8Array(0);
+const kSupportedCla = new Set([0x00, 0x80]);
+
+export class Card {
+  private readonly _applets: Applet[];
+  private readonly _ctx: CardContext;
+  private readonly _logger: CardLogger;
+  private _powered = false;
+
+  constructor(
+    readonly store: CardImageStore,
+    appletFactories: readonly AppletFactory[],
+    options: CardRuntimeOptions = {},
+  ) {
+    const image = store.image;
+    const keys = new Map<KeyId, KeyObject>([['auth', createPrivateKey(image.applets.jpki.keys.auth)]]);
+    if (image.applets.jpki.keys.sign) keys.set('sign', createPrivateKey(image.applets.jpki.keys.sign));
+    this._applets = appletFactories.map((make) => make(store)).filter((a): a is Applet => a !== undefined);
+    this._logger = options.logger ?? { error: (m) => process.stderr.write(`${m}\n`) };
+    this._ctx = {
+      store,
+      options: image.options,
+      hooks: options.hooks ?? {},
+      keys,
+      applet: undefined,
+      currentEf: undefined,
+      verified: new Set(),
+    };
+  }
+
+  get atr(): Bytes {
+    return fromHex(this.store.image.atr);
+  }
+
+  get powered(): boolean {
+    return this._powered;
+  }
+
+  get applets(): readonly Applet[] {
+    return this._applets;
+  }
+
+  /** A read-only view of the session state, for the control API and tests. */
+  get session(): { applet: string | undefined; currentEf: number | undefined; verified: string[] } {
+    return {
+      applet: this._ctx.applet?.name,
+      currentEf: this._ctx.currentEf?.fid,
+      verified: [...this._ctx.verified].sort(),
+    };
+  }
+
+  /** Cold reset: the card OS starts with no AP selected and nothing verified. Returns the ATR. */
+  powerOn(): Bytes {
+    this._clearSession();
+    this._powered = true;
+    return this.atr;
+  }
+
+  /** Warm reset: same effect on the card state as a cold one. */
+  reset(): Bytes {
+    return this.powerOn();
+  }
+
+  powerOff(): void {
+    this._clearSession();
+    this._powered = false;
+  }
+
+  /** Processes one C-APDU and returns the R-APDU (data ‖ SW1 SW2). Never throws for card reasons. */
+  transmit(command: Uint8Array): Bytes {
+    if (!this._powered) throw new Error('the card is not powered: call powerOn() before transmit()');
+    try {
+      return encodeResponseApdu(this._process(parseCommandApdu(command)), SW.OK);
+    } catch (e) {
+      if (e instanceof CardError) return encodeResponseApdu(kEmpty, e.sw);
+      // A bug in an applet must not take the reader connection down: answer 6F00 and say where.
+      this._logger.error(`jpki-hil card: internal error answering ${Buffer.from(command).toString('hex')}: ${(e as Error).stack ?? String(e)}`);
+      return encodeResponseApdu(kEmpty, SW.UNKNOWN_ERROR);
+    }
+  }
+
+  private _clearSession(): void {
+    this._ctx.applet = undefined;
+    this._ctx.currentEf = undefined;
+    this._ctx.verified.clear();
+  }
+
+  private _process(cmd: CommandApdu): Bytes {
+    if (!kSupportedCla.has(cmd.cla)) throw new CardError(SW.CLA_NOT_SUPPORTED);
+    if (cmd.ins === INS.SELECT && cmd.p1 === 0x04 && cmd.cla === 0x00) return this._selectApplication(cmd);
+    // With no AP selected the MF answers the shared ISO commands (and finds no files).
+    const entry = (this._ctx.applet?.instructions ?? kIsoInstructions).get(cmd.ins);
+    if (!entry) throw new CardError(SW.INS_NOT_SUPPORTED);
+    if (!entry.cla.includes(cmd.cla)) throw new CardError(SW.CLA_NOT_SUPPORTED);
+    return entry.handle(cmd, this._ctx);
+  }
+
+  private _selectApplication(cmd: CommandApdu): Bytes {
+    const p2 = cmd.p2;
+    if (p2 !== 0x0c && p2 !== 0x00 && p2 !== 0x04) throw new CardError(SW.INCORRECT_P1P2, 'only the first occurrence (P2 00, 04 or 0C) is supported');
+    if (cmd.data.length < 1 || cmd.data.length > 16) throw new CardError(SW.WRONG_LENGTH, 'a DF name has 1 to 16 bytes');
+    const applet = this._applets.find((a) => equalBytes(a.aid, cmd.data));
+    // An unknown AID leaves the current AP, EF and security state as they were.
+    if (!applet) throw new CardError(SW.FILE_NOT_FOUND);
+    if (this.store.image.lifecycle === 'terminated') throw new CardError(parseInt(this._ctx.options.terminatedSelectSw, 16));
+    const keep = applet !== this._ctx.applet && this._ctx.options.securityOnApSwitch === 'keep';
+    if (!keep) this._ctx.verified.clear();
+    this._ctx.applet = applet;
+    this._ctx.currentEf = undefined;
+    if (p2 === 0x0c || cmd.ne === undefined) return kEmpty;
+    return fileControlInformation(applet.aid, p2 === 0x04 ? 0x62 : 0x6f);
+  }
+}
