@@ -7,7 +7,7 @@
 export type Sex = '1' | '2' | '9';
 
 export interface Identity {
-  /** 氏名 as printed, e.g. "番号　花子". */
+  /** 氏名 as printed, e.g. "番号 花子" (the card keeps the full-width space between family and given name). */
   readonly name: string;
   /** Reading in katakana, used by portal forms; not stored on the card. */
   readonly nameKana?: string | undefined;

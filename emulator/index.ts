@@ -1,0 +1,29 @@
+/**
+ * The emulator's public entry point: the only module the harness (its in-process reader) and the
+ * CLI import from the card side.
+ */
+export { Card, type CardRuntimeOptions } from './card/card.js';
+export type { CardHooks } from './card/context.js';
+export { kPinIds, type PinId } from './card/file-system.js';
+export { kCardOptionChoices, kDefaultCardOptions, type CardOptions } from './card/options.js';
+export { pinFormatProblem } from './card/pin-verification.js';
+export { CardImageError, validateCardImage, type CardImage } from './image/card-image.js';
+export { FileImageStore, MemoryImageStore, readCardImage, serializeCardImage, writeFileAtomic, type CardImageStore } from './image/image-store.js';
+export { createCard, createMemoryCard, openCardFile } from './open-card.js';
+export {
+  CardDefinitionError,
+  kAtrPresets,
+  kDefaultDefinition,
+  kRevocationReasons,
+  loadCardDefinition,
+  parseCardDefinition,
+  type CardDefinition,
+  type RevocationReason,
+} from './issuance/card-definition.js';
+export { isValidMyNumber, randomMyNumber } from './issuance/my-number.js';
+export { issueCard, kPinLimits, revokeCardCertificate, type IssuedCardImage } from './issuance/issue-card.js';
+export { decodeSignatureIdentity, initCa, loadCa, type TestCa } from './issuance/test-ca.js';
+export { kJpkiAid } from './applets/jpki.js';
+export { kKenhojoAid } from './applets/kenhojo.js';
+export { kKenkakuAid } from './applets/kenkaku.js';
+export { kJukiAid } from './applets/juki.js';
