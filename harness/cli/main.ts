@@ -1,0 +1,59 @@
+/**
+ * The jpki-hil command line. Every command module registers itself on the yargs parser; `run`
+ * returns the exit status so that tests can run the CLI in-process.
+ */
+import yargs, { type Argv } from 'yargs';
+import { registerCaCommands } from './commands/ca.js';
+import { registerCardCommands } from './commands/card.js';
+import { registerDemoCommand } from './commands/demo.js';
+import { UserError } from './errors.js';
+import { kProcessIo, type CliIo } from './output.js';
+
+export interface CommandContext {
+  io: CliIo;
+  /** Set by a command to the exit status it wants (default 0). */
+  exitCode: number;
+}
+
+export type CommandRegistrar = (parser: Argv, ctx: CommandContext) => Argv;
+
+export async function run(argv: readonly string[], io: CliIo = kProcessIo): Promise<number> {
+  const ctx: CommandContext = { io, exitCode: 0 };
+  let usageError: string | undefined;
+  let parser: Argv = yargs([...argv])
+    .scriptName('jpki-hil')
+    .usage('$0 <command> [options]\n\nA hardware-in-the-loop test harness for services that use the My Number Card (JPKI).')
+    .strict()
+    .demandCommand(1, 'Name a command; see the list above.')
+    .recommendCommands()
+    .help()
+    .alias('h', 'help')
+    .version(false)
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .exitProcess(false)
+    .fail((message, error) => {
+      if (error) throw error;
+      usageError = message;
+    });
+  for (const register of [registerCaCommands, registerCardCommands, registerDemoCommand]) parser = register(parser, ctx);
+  let helpText = '';
+  try {
+    await parser.parseAsync([...argv], {}, (_err, _argv, output) => {
+      helpText = output;
+    });
+  } catch (e) {
+    if (e instanceof UserError) {
+      io.err(`jpki-hil: ${e.message}`);
+      return e.exitCode;
+    }
+    io.err(`jpki-hil: internal error: ${(e as Error).stack ?? String(e)}`);
+    return 70;
+  }
+  if (usageError !== undefined) {
+    if (helpText) io.err(helpText);
+    io.err(`jpki-hil: ${usageError}`);
+    return 2;
+  }
+  if (helpText) io.out(helpText);
+  return ctx.exitCode;
+}
