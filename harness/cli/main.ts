@@ -19,12 +19,11 @@ export type CommandRegistrar = (parser: Argv, ctx: CommandContext) => Argv;
 
 export async function run(argv: readonly string[], io: CliIo = kProcessIo): Promise<number> {
   const ctx: CommandContext = { io, exitCode: 0 };
-  let usageError: string | undefined;
   let parser: Argv = yargs([...argv])
     .scriptName('jpki-hil')
     .usage('$0 <command> [options]\n\nA hardware-in-the-loop test harness for services that use the My Number Card (JPKI).')
     .strict()
-    .demandCommand(1, 'Name a command; see the list above.')
+    .demandCommand(1, 'Name a command (ca, card, demo).')
     .recommendCommands()
     .help()
     .alias('h', 'help')
@@ -32,8 +31,8 @@ export async function run(argv: readonly string[], io: CliIo = kProcessIo): Prom
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
     .fail((message, error) => {
-      if (error) throw error;
-      usageError = message;
+      // Stop here: yargs would otherwise go on to run the handler with the bad arguments.
+      throw error ?? new UserError(`${message}\n  see: jpki-hil ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} --help`.replace('  --help', ' --help'), 2);
     });
   for (const register of [registerCaCommands, registerCardCommands, registerDemoCommand]) parser = register(parser, ctx);
   let helpText = '';
@@ -48,11 +47,6 @@ export async function run(argv: readonly string[], io: CliIo = kProcessIo): Prom
     }
     io.err(`jpki-hil: internal error: ${(e as Error).stack ?? String(e)}`);
     return 70;
-  }
-  if (usageError !== undefined) {
-    if (helpText) io.err(helpText);
-    io.err(`jpki-hil: ${usageError}`);
-    return 2;
   }
   if (helpText) io.out(helpText);
   return ctx.exitCode;

@@ -14,7 +14,7 @@ export function openCa(dir: string): ReturnType<typeof loadCa> {
 }
 
 export const registerCaCommands: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
-  parser.command('ca <command>', 'Create and manage the test CA (authentication and signature CAs, CRLs)', (ca) =>
+  parser.command('ca', 'Create and manage the test CA (authentication and signature CAs, CRLs)', (ca) =>
     ca
       .command(
         'init',

@@ -221,7 +221,7 @@ function resetPin(ctx: CommandContext, path: string, pin: PinId, newValue: strin
 }
 
 export const registerCardCommands: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
-  parser.command('card <command>', 'Issue, inspect and talk to emulated cards', (card) =>
+  parser.command('card', 'Issue, inspect and talk to emulated cards', (card) =>
     card
       .command(
         'issue',
