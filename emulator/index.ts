@@ -27,3 +27,6 @@ export { kJpkiAid } from './applets/jpki.js';
 export { kKenhojoAid } from './applets/kenhojo.js';
 export { kKenkakuAid } from './applets/kenkaku.js';
 export { kJukiAid } from './applets/juki.js';
+export { ServedCard, type TearMoment, type TearPlan, type TraceRecord } from './transports/served-card.js';
+export { VpcdConnection, kVpcdPort, type VpcdState } from './transports/vpcd.js';
+export { buildControlApp, describeServedCard, type CardSlot, type CardState } from './transports/control-api.js';

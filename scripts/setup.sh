@@ -6,12 +6,15 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 quiet=0
+pcsc=0
 for arg in "$@"; do
   case "$arg" in
     --quiet) quiet=1 ;;
+    --pcsc) pcsc=1 ;;
     -h|--help)
-      echo "usage: bash scripts/setup.sh [--quiet]"
+      echo "usage: bash scripts/setup.sh [--quiet] [--pcsc]"
       echo "Installs node modules from package-lock.json and builds dist/."
+      echo "--pcsc also installs and starts the PC/SC stack (pcscd, vpcd, OpenSC) the served card needs."
       exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
@@ -23,6 +26,11 @@ if [ "$major" -lt 20 ]; then
   echo "setup: Node.js 20 or newer is required (found $(node --version 2>/dev/null || echo none))." >&2
   echo "setup: on Debian: install nodejs from NodeSource or nvm, then run this again." >&2
   exit 1
+fi
+
+# With --pcsc the Debian packages come first: npm ci builds the PC/SC binding against libpcsclite-dev.
+if [ "$pcsc" = 1 ]; then
+  QUIET=$quiet bash scripts/pcsc-setup.sh
 fi
 
 # Reinstall when the lock file changed since the last install.

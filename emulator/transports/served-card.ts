@@ -1,0 +1,102 @@
+/**
+ * A card as a transport serves it: the runtime plus what a lab injects between reader and card —
+ * latency per INS, and tearing (power cut at the next APDU with a given INS, before or after the
+ * card acts on it). Transports (vpcd, NCI) call `exchange` and act on a tear by dropping the card.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Card } from '../card/card.js';
+import { parseResponseApdu } from '../../iso7816/apdu.js';
+import { toHex } from '../../iso7816/bytes.js';
+import { describeSw, swHex } from '../../iso7816/status-words.js';
+
+export type TearMoment = 'before' | 'after';
+
+export interface TearPlan {
+  ins: number;
+  when: TearMoment;
+}
+
+export interface TraceRecord {
+  time: string;
+  command: string;
+  response: string;
+  sw: string;
+  meaning: string;
+  durationMs: number;
+  torn?: TearMoment;
+}
+
+export type ExchangeResult = { kind: 'response'; response: Uint8Array } | { kind: 'torn'; when: TearMoment };
+
+export class ServedCard {
+  private readonly _latency = new Map<number, number>();
+  private _tear: TearPlan | undefined;
+  private _exchanges = 0;
+
+  constructor(
+    readonly card: Card,
+    private readonly _onTrace?: (record: TraceRecord) => void,
+  ) {}
+
+  get exchanges(): number {
+    return this._exchanges;
+  }
+
+  /** Delay every response to INS `ins` by `ms` (0 removes the delay). */
+  setLatency(ins: number, ms: number): void {
+    if (ms <= 0) this._latency.delete(ins);
+    else this._latency.set(ins, ms);
+  }
+
+  get latency(): Record<string, number> {
+    return Object.fromEntries([...this._latency].map(([ins, ms]) => [ins.toString(16).toUpperCase().padStart(2, '0'), ms]));
+  }
+
+  /** Arms a one-shot tear for the next APDU with this INS. */
+  armTear(plan: TearPlan | undefined): void {
+    this._tear = plan;
+  }
+
+  get pendingTear(): TearPlan | undefined {
+    return this._tear;
+  }
+
+  async exchange(command: Uint8Array): Promise<ExchangeResult> {
+    const started = performance.now();
+    // vpcd powers the card on before any APDU; a stray APDU after power-off gets a powered card.
+    if (!this.card.powered) this.card.powerOn();
+    const ins = command[1];
+    const tear = this._tear && ins === this._tear.ins ? this._tear : undefined;
+    if (tear) this._tear = undefined;
+    if (tear?.when === 'before') {
+      this.card.powerOff();
+      this._trace(command, undefined, started, 'before');
+      return { kind: 'torn', when: 'before' };
+    }
+    const response = this.card.transmit(command);
+    this._exchanges++;
+    if (tear?.when === 'after') {
+      this.card.powerOff();
+      this._trace(command, response, started, 'after');
+      return { kind: 'torn', when: 'after' };
+    }
+    const delay = ins === undefined ? undefined : this._latency.get(ins);
+    if (delay) await sleep(delay);
+    this._trace(command, response, started);
+    return { kind: 'response', response };
+  }
+
+  private _trace(command: Uint8Array, response: Uint8Array | undefined, started: number, torn?: TearMoment): void {
+    if (!this._onTrace) return;
+    const parsed = response ? parseResponseApdu(response) : undefined;
+    this._onTrace({
+      time: new Date().toISOString(),
+      command: toHex(command),
+      response: parsed ? toHex(parsed.data) : '',
+      sw: parsed ? swHex(parsed.sw) : '',
+      meaning: parsed ? describeSw(parsed.sw) : `power cut ${torn} the command took effect`,
+      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      ...(torn ? { torn } : {}),
+    });
+  }
+}

@@ -1,0 +1,212 @@
+/**
+ * The virtual-card side of vsmartcard's vpcd protocol: pcscd's vpcd driver listens on TCP
+ * (35963 for slot 0, +1 for slot 1) and we connect as the card. Every frame is a 2-byte
+ * big-endian length and a payload; a 1-byte payload is a control byte (00 power off, 01 on,
+ * 02 reset, 04 send ATR — also pcscd's presence poll every 400 ms), anything longer an APDU.
+ * Connected = card inserted, closed = card removed.
+ */
+import { EventEmitter } from 'node:events';
+import { Socket } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { ServedCard } from './served-card.js';
+
+export const kVpcdPort = 35963;
+
+const CTRL = { OFF: 0x00, ON: 0x01, RESET: 0x02, ATR: 0x04 } as const;
+
+export interface VpcdOptions {
+  host: string;
+  port: number;
+  /** Pause between connection attempts while vpcd (pcscd) is not there. */
+  retryMs?: number;
+  log?: (line: string) => void;
+}
+
+export type VpcdState = 'connecting' | 'inserted' | 'removed' | 'stopped';
+
+export interface VpcdEvents {
+  state: [VpcdState];
+}
+
+function frame(payload: Uint8Array): Buffer {
+  const out = Buffer.allocUnsafe(2 + payload.length);
+  out.writeUInt16BE(payload.length, 0);
+  out.set(payload, 2);
+  return out;
+}
+
+export class VpcdConnection extends EventEmitter<VpcdEvents> {
+  private _socket: Socket | undefined;
+  private _state: VpcdState = 'removed';
+  private _wantInserted = false;
+  private _buffer: Buffer = Buffer.alloc(0);
+  private _queue: Promise<void> = Promise.resolve();
+  private _connectLoop: Promise<void> | undefined;
+  private _reported = false;
+
+  constructor(
+    private readonly _card: ServedCard,
+    private readonly _options: VpcdOptions,
+  ) {
+    super();
+  }
+
+  get state(): VpcdState {
+    return this._state;
+  }
+
+  get address(): string {
+    return `${this._options.host}:${this._options.port}`;
+  }
+
+  /** Inserts the card: connects, and keeps reconnecting when vpcd goes away (pcscd restart). */
+  insert(): Promise<void> {
+    this._wantInserted = true;
+    this._connectLoop ??= this._keepConnected().finally(() => {
+      this._connectLoop = undefined;
+    });
+    return this._waitFor('inserted');
+  }
+
+  /** Removes the card: closes the connection; pcscd sees "card removed". */
+  remove(): void {
+    this._wantInserted = false;
+    this._drop('removed');
+  }
+
+  stop(): void {
+    this._wantInserted = false;
+    this._drop('stopped');
+  }
+
+  private _setState(state: VpcdState): void {
+    if (this._state === state) return;
+    this._state = state;
+    this.emit('state', state);
+  }
+
+  private _drop(state: VpcdState): void {
+    const socket = this._socket;
+    this._socket = undefined;
+    this._buffer = Buffer.alloc(0);
+    socket?.destroy();
+    this._card.card.powerOff();
+    this._setState(state);
+  }
+
+  private _waitFor(state: VpcdState): Promise<void> {
+    if (this._state === state) return Promise.resolve();
+    return new Promise((resolve) => {
+      const listener = (s: VpcdState): void => {
+        if (s === state) {
+          this.off('state', listener);
+          resolve();
+        }
+      };
+      this.on('state', listener);
+    });
+  }
+
+  private async _keepConnected(): Promise<void> {
+    const retry = this._options.retryMs ?? 250;
+    while (this._wantInserted) {
+      if (!this._socket) {
+        this._setState('connecting');
+        const ok = await this._connectOnce();
+        if (!ok) {
+          await sleep(retry);
+          continue;
+        }
+      }
+      await this._waitClosed();
+      if (this._wantInserted) this._options.log?.(`vpcd at ${this.address} closed the connection; reconnecting`);
+    }
+  }
+
+  private _connectOnce(): Promise<boolean> {
+    return new Promise((resolve) => {
+      const socket = new Socket();
+      const fail = (e: Error): void => {
+        socket.destroy();
+        if (!this._reported) {
+          this._options.log?.(`cannot reach vpcd at ${this.address} (${e.message}); is pcscd running with the vpcd driver? retrying`);
+          this._reported = true;
+        }
+        resolve(false);
+      };
+      socket.once('error', fail);
+      socket.connect(this._options.port, this._options.host, () => {
+        socket.off('error', fail);
+        socket.setNoDelay(true);
+        this._reported = false;
+        this._socket = socket;
+        socket.on('data', (chunk: Buffer) => this._onData(socket, chunk));
+        socket.on('error', (e) => this._options.log?.(`vpcd connection error: ${e.message}`));
+        this._setState('inserted');
+        resolve(true);
+      });
+    });
+  }
+
+  private _waitClosed(): Promise<void> {
+    const socket = this._socket;
+    if (!socket) return Promise.resolve();
+    return new Promise((resolve) => {
+      socket.once('close', () => {
+        if (this._socket === socket) {
+          this._socket = undefined;
+          this._buffer = Buffer.alloc(0);
+          this._card.card.powerOff();
+          if (this._wantInserted) this._setState('connecting');
+        }
+        resolve();
+      });
+    });
+  }
+
+  private _onData(socket: Socket, chunk: Buffer): void {
+    this._buffer = this._buffer.length === 0 ? chunk : Buffer.concat([this._buffer, chunk]);
+    while (this._buffer.length >= 2) {
+      const length = this._buffer.readUInt16BE(0);
+      if (this._buffer.length < 2 + length) break;
+      const payload = Uint8Array.from(this._buffer.subarray(2, 2 + length));
+      this._buffer = this._buffer.subarray(2 + length);
+      // One message at a time, in order: a slow (latency-injected) APDU holds back what follows.
+      this._queue = this._queue.then(() => this._handle(socket, payload)).catch((e: unknown) => {
+        this._options.log?.(`vpcd: failed to answer: ${(e as Error).stack ?? String(e)}`);
+      });
+    }
+  }
+
+  private async _handle(socket: Socket, payload: Uint8Array): Promise<void> {
+    if (socket !== this._socket) return;
+    const card = this._card.card;
+    if (payload.length === 1) {
+      switch (payload[0]) {
+        case CTRL.OFF:
+          card.powerOff();
+          return;
+        case CTRL.ON:
+          card.powerOn();
+          return;
+        case CTRL.RESET:
+          card.reset();
+          return;
+        case CTRL.ATR:
+          socket.write(frame(card.atr));
+          return;
+        default:
+          this._options.log?.(`vpcd: ignoring unknown control byte ${payload[0]}`);
+          return;
+      }
+    }
+    const result = await this._card.exchange(payload);
+    if (socket !== this._socket) return;
+    if (result.kind === 'torn') {
+      this._options.log?.(`tear: power cut ${result.when} the command took effect; the card is removed until 'insert'`);
+      this.remove();
+      return;
+    }
+    socket.write(frame(result.response));
+  }
+}
