@@ -1,10 +1,15 @@
 import { defineConfig } from 'vitest/config';
 
+// Two projects: the unit tests run in parallel; the PC/SC tests share one pcscd and its two
+// vpcd slots (and one of them restarts pcscd), so they run one file at a time.
 export default defineConfig({
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',
+    projects: [
+      { extends: true, test: { name: 'unit', include: ['test/**/*.test.ts'], exclude: ['test/pcsc/**'] } },
+      { extends: true, test: { name: 'pcsc', include: ['test/pcsc/**/*.test.ts'], fileParallelism: false, sequence: { groupOrder: 1 } } },
+    ],
   },
 });

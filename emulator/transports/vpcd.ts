@@ -41,7 +41,7 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
   private _wantInserted = false;
   private _buffer: Buffer = Buffer.alloc(0);
   private _queue: Promise<void> = Promise.resolve();
-  private _connectLoop: Promise<void> | undefined;
+  private _looping = false;
   private _reported = false;
 
   constructor(
@@ -62,9 +62,12 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
   /** Inserts the card: connects, and keeps reconnecting when vpcd goes away (pcscd restart). */
   insert(): Promise<void> {
     this._wantInserted = true;
-    this._connectLoop ??= this._keepConnected().finally(() => {
-      this._connectLoop = undefined;
-    });
+    // A running loop has not yet looked at _wantInserted again (it clears _looping in the same
+    // turn as it stops), so it will pick the insertion up; otherwise start one.
+    if (!this._looping) {
+      this._looping = true;
+      void this._keepConnected();
+    }
     return this._waitFor('inserted');
   }
 
@@ -109,17 +112,21 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
 
   private async _keepConnected(): Promise<void> {
     const retry = this._options.retryMs ?? 250;
-    while (this._wantInserted) {
-      if (!this._socket) {
-        this._setState('connecting');
-        const ok = await this._connectOnce();
-        if (!ok) {
-          await sleep(retry);
-          continue;
+    try {
+      while (this._wantInserted) {
+        if (!this._socket) {
+          this._setState('connecting');
+          const ok = await this._connectOnce();
+          if (!ok) {
+            await sleep(retry);
+            continue;
+          }
         }
+        await this._waitClosed();
+        if (this._wantInserted) this._options.log?.(`vpcd at ${this.address} closed the connection; reconnecting`);
       }
-      await this._waitClosed();
-      if (this._wantInserted) this._options.log?.(`vpcd at ${this.address} closed the connection; reconnecting`);
+    } finally {
+      this._looping = false;
     }
   }
 
@@ -140,9 +147,20 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
         socket.setNoDelay(true);
         this._reported = false;
         this._socket = socket;
+        // A fresh queue: an answer still delayed for the previous connection must not hold this one up.
+        this._queue = Promise.resolve();
+        // The kernel accepts the connection at once, but vpcd only takes it at pcscd's next poll:
+        // the card is in the reader when the first message (the ATR poll) arrives.
+        const slow = setTimeout(() => {
+          this._options.log?.(`connected to ${this.address}, but vpcd has not polled the card for 3 s: is another card already in this slot?`);
+        }, 3000);
+        socket.once('data', () => {
+          clearTimeout(slow);
+          if (this._socket === socket) this._setState('inserted');
+        });
+        socket.once('close', () => clearTimeout(slow));
         socket.on('data', (chunk: Buffer) => this._onData(socket, chunk));
         socket.on('error', (e) => this._options.log?.(`vpcd connection error: ${e.message}`));
-        this._setState('inserted');
         resolve(true);
       });
     });

@@ -1,0 +1,26 @@
+/** `openssl speed rsa2048`, measured in the same run as our own figures so that ratios compare like with like. */
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const run = promisify(execFile);
+
+export interface OpensslSpeed {
+  signPerSec: number;
+  processes: number;
+}
+
+/** Parses the "rsa 2048 bits <sign s> <verify s> <sign/s> <verify/s>" line of `openssl speed`. */
+export function parseOpensslSpeed(output: string): number {
+  const line = output.split('\n').find((l) => /^\s*rsa\s+2048 bits/.test(l));
+  const fields = line?.trim().split(/\s+/);
+  const signPerSec = fields ? Number(fields[5]) : NaN;
+  if (!Number.isFinite(signPerSec)) throw new Error(`no "rsa 2048 bits" line with sign/s in openssl speed output:\n${output.slice(-400)}`);
+  return signPerSec;
+}
+
+export async function opensslSpeed(options: { seconds: number; processes?: number }): Promise<OpensslSpeed> {
+  const processes = options.processes ?? 1;
+  const args = ['speed', '-seconds', String(options.seconds), ...(processes > 1 ? ['-multi', String(processes)] : []), 'rsa2048'];
+  const { stdout } = await run('openssl', args, { timeout: (options.seconds * 4 + 30) * 1000, maxBuffer: 4 * 1024 * 1024 });
+  return { signPerSec: parseOpensslSpeed(stdout), processes };
+}
