@@ -2,16 +2,22 @@
 # The PC/SC part of the set-up: Debian packages (pcscd, vsmartcard's vpcd, OpenSC, pcsc-tools,
 # libpcsclite-dev), the native PC/SC binding, a running pcscd, and the quickack loopback route
 # that removes vpcd's 44 ms stall per APDU (docs/pcsc.md). Each step is skipped when done.
+# Usage: pcsc-setup.sh [packages|services]  (default: both). setup.sh installs the packages before
+# `npm ci`, which builds the PC/SC binding against libpcsclite-dev, and the services after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 quiet=${QUIET:-0}
+phase=${1:-all}
+case "$phase" in all|packages|services) ;; *) echo "usage: $0 [packages|services]" >&2; exit 2 ;; esac
 say() { if [ "$quiet" = 0 ]; then echo "setup: $*"; fi; }
 warn() { echo "setup: $*" >&2; }
 
+if [ "$phase" != services ]; then
 packages=(pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev)
 missing=()
 for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$status" = 'install ok installed' ] || missing+=("$p")
 done
 if [ "${#missing[@]}" -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
@@ -26,6 +32,9 @@ if [ "${#missing[@]}" -gt 0 ]; then
   fi
 fi
 
+fi
+[ "$phase" = packages ] && exit 0
+
 # The binding is an optional dependency: it builds only when libpcsclite-dev is there, which may
 # have been installed just now.
 if ! node -e "require('pcsclite')" >/dev/null 2>&1; then
@@ -36,7 +45,9 @@ if ! node -e "require('pcsclite')" >/dev/null 2>&1; then
 fi
 
 # The quickack route: vpcd on 127.0.0.2 gets immediate ACKs, so Nagle no longer holds its frames.
-if ! ip route show table local 2>/dev/null | grep -q '^local 127.0.0.2 .*quickack 1'; then
+# (Output captured first: with pipefail, grep -q closing the pipe early would fail the test.)
+routes=$(ip route show table local 2>/dev/null || true)
+if ! grep -q '^local 127.0.0.2 .*quickack 1' <<<"$routes"; then
   if [ "$(id -u)" = 0 ]; then
     say "adding the quickack loopback route for 127.0.0.2"
     ip route add local 127.0.0.2 dev lo table local proto kernel scope host src 127.0.0.1 quickack 1
@@ -53,7 +64,8 @@ if ! pgrep -x pcscd >/dev/null; then
   setsid pcscd -f >out/pcscd/pcscd.log 2>&1 < /dev/null &
   echo $! > out/pcscd/pcscd.pid
   for _ in $(seq 1 50); do
-    [ -S /run/pcscd/pcscd.comm ] && ss -ltn 2>/dev/null | grep -q ':35963 ' && break
+    listening=$(ss -ltn 2>/dev/null || true)
+    [ -S /run/pcscd/pcscd.comm ] && grep -q ':35963 ' <<<"$listening" && break
     sleep 0.1
   done
   if ! [ -S /run/pcscd/pcscd.comm ]; then warn "pcscd did not start; see out/pcscd/pcscd.log"; exit 1; fi

@@ -30,7 +30,7 @@ fi
 
 # With --pcsc the Debian packages come first: npm ci builds the PC/SC binding against libpcsclite-dev.
 if [ "$pcsc" = 1 ]; then
-  QUIET=$quiet bash scripts/pcsc-setup.sh
+  QUIET=$quiet bash scripts/pcsc-setup.sh packages
 fi
 
 # Reinstall when the lock file changed since the last install.
@@ -39,6 +39,10 @@ if [ ! -f "$stamp" ] || [ package-lock.json -nt "$stamp" ] || [ package.json -nt
   say "installing node modules (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error >/dev/null
   touch "$stamp"
+fi
+
+if [ "$pcsc" = 1 ]; then
+  QUIET=$quiet bash scripts/pcsc-setup.sh services
 fi
 
 say "building (tsc)"
