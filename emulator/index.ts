@@ -21,7 +21,7 @@ export {
   type RevocationReason,
 } from './issuance/card-definition.js';
 export { isValidMyNumber, randomMyNumber } from './issuance/my-number.js';
-export { issueCard, kPinLimits, revokeCardCertificate, type IssuedCardImage } from './issuance/issue-card.js';
+export { issueCard, kCardInfoPublicKeyFile, kPinLimits, revokeCardCertificate, type IssuedCardImage } from './issuance/issue-card.js';
 export { decodeSignatureIdentity, initCa, loadCa, type TestCa } from './issuance/test-ca.js';
 export { kJpkiAid } from './applets/jpki.js';
 export { kKenhojoAid } from './applets/kenhojo.js';

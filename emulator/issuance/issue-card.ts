@@ -46,6 +46,8 @@ export const kPinLimits: Record<PinId, number> = {
 };
 
 const kCardInfoKeyFile = 'card-info-ap.key.pem';
+/** The public half, published with the CA certificates as a trust anchor. */
+export const kCardInfoPublicKeyFile = 'card-info-ap.pub.pem';
 
 /**
  * The key that signs the card-info AP data (J-LIS's role). It belongs to the issuer, so it is
@@ -53,9 +55,11 @@ const kCardInfoKeyFile = 'card-info-ap.key.pem';
  */
 async function cardInfoKey(ca: TestCa): Promise<KeyObject> {
   const path = join(ca.dir, kCardInfoKeyFile);
-  if (existsSync(path)) return createPrivateKey(readFileSync(path, 'utf8'));
-  const key = await generateCardKey();
-  writeFileAtomic(path, key.export({ type: 'pkcs8', format: 'pem' }).toString());
+  const publicPath = join(ca.dir, kCardInfoPublicKeyFile);
+  const key = existsSync(path) ? createPrivateKey(readFileSync(path, 'utf8')) : await generateCardKey();
+  if (!existsSync(path)) writeFileAtomic(path, key.export({ type: 'pkcs8', format: 'pem' }).toString());
+  // Relying parties check the card-info signature against this public key, as they would J-LIS's.
+  if (!existsSync(publicPath)) writeFileAtomic(publicPath, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), 0o644);
   return key;
 }
 

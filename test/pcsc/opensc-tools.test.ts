@@ -10,7 +10,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readCardImage, serializeCardImage, type CardImage } from '../../emulator/index.js';
 import { issueFixture, tempDir, type IssuedFixture } from '../support/cards.js';
-import { eventually, serveCard, type ServedFixture } from '../support/served-card.js';
+import { eventually, kBin, serveCard, type ServedFixture } from '../support/served-card.js';
 
 const run = promisify(execFile);
 const kModule = '/usr/lib/x86_64-linux-gnu/pkcs11/opensc-pkcs11.so';
@@ -124,6 +124,20 @@ describe('the served card through pcscd and vpcd, seen by OpenSC and pcsc-tools'
     } finally {
       scan.kill();
     }
+  });
+
+  it('card ctl wraps the control API: state, latency and tear from the command line', async () => {
+    const ctl = async (...args: string[]): Promise<Record<string, unknown>> =>
+      JSON.parse((await run(process.execPath, [kBin, 'card', 'ctl', ...args, '--card', cardPath], { encoding: 'utf8' })).stdout) as Record<string, unknown>;
+    const state = await ctl('state');
+    expect(state).toMatchObject({ label: 'adult', reader: { transport: 'vpcd', state: 'inserted' } });
+    expect(await ctl('latency', '--ins', '2a', '--ms', '250')).toMatchObject({ latencyMs: { '2A': 250 } });
+    expect(await ctl('latency', '--ins', '2A', '--ms', '0')).toMatchObject({ latencyMs: {} });
+    expect(await ctl('tear', '--ins', '20', '--when', 'after')).toMatchObject({ pendingTear: { ins: '20', when: 'after' } });
+    expect(await ctl('tear', '--cancel')).toMatchObject({ pendingTear: null });
+    const bad = await run(process.execPath, [kBin, 'card', 'ctl', 'tear', '--card', cardPath], { encoding: 'utf8' }).catch((e: { code: number; stderr: string }) => e);
+    expect(bad).toMatchObject({ code: 1 });
+    expect((bad as { stderr: string }).stderr).toContain('tear needs --ins <hex byte>');
   });
 
   it('the trace has one JSON line per exchange with the decoded SW', () => {
