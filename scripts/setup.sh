@@ -7,14 +7,17 @@ cd "$(dirname "$0")/.."
 
 quiet=0
 pcsc=0
+browser=0
 for arg in "$@"; do
   case "$arg" in
     --quiet) quiet=1 ;;
     --pcsc) pcsc=1 ;;
+    --browser) browser=1 ;;
     -h|--help)
       echo "usage: bash scripts/setup.sh [--quiet] [--pcsc]"
       echo "Installs node modules from package-lock.json and builds dist/."
       echo "--pcsc also installs and starts the PC/SC stack (pcscd, vpcd, OpenSC) the served card needs."
+      echo "--browser also installs Debian's chromium for the browser scenarios when no Chromium is there."
       exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;
   esac
@@ -31,6 +34,18 @@ fi
 # With --pcsc the Debian packages come first: npm ci builds the PC/SC binding against libpcsclite-dev.
 if [ "$pcsc" = 1 ]; then
   QUIET=$quiet bash scripts/pcsc-setup.sh packages
+fi
+
+if [ "$browser" = 1 ] && [ -z "${JPKI_HIL_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    say "installing chromium (apt-get)"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq >/dev/null
+    apt-get install -y -qq chromium >/dev/null
+  else
+    echo "setup: no Chromium: install it with 'sudo apt-get install -y chromium' or set JPKI_HIL_CHROMIUM" >&2
+    exit 1
+  fi
 fi
 
 # Reinstall when the lock file changed since the last install.
