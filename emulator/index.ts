@@ -30,3 +30,4 @@ export { kJukiAid } from './applets/juki.js';
 export { ServedCard, type TearMoment, type TearPlan, type TraceRecord } from './transports/served-card.js';
 export { VpcdConnection, kVpcdPort, type VpcdState } from './transports/vpcd.js';
 export { buildControlApp, describeServedCard, type CardSlot, type CardState } from './transports/control-api.js';
+export { buildCaServer, type CaServerOptions } from './issuance/ca-server.js';

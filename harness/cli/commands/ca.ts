@@ -2,6 +2,7 @@
 import type { Argv } from 'yargs';
 import { initCa, kRevocationReasons, loadCa, readCardImage, revokeCardCertificate, type RevocationReason } from '../../../emulator/index.js';
 import { UserError } from '../errors.js';
+import { registerCaServeCommand } from './ca-serve.js';
 import type { CommandContext, CommandRegistrar } from '../main.js';
 import { defaultCaDir } from '../paths.js';
 
@@ -14,8 +15,8 @@ export function openCa(dir: string): ReturnType<typeof loadCa> {
 }
 
 export const registerCaCommands: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
-  parser.command('ca', 'Create and manage the test CA (authentication and signature CAs, CRLs)', (ca) =>
-    ca
+  parser.command('ca', 'Create, serve and manage the test CA (authentication and signature CAs, CRLs, OCSP)', (ca) =>
+    registerCaServeCommand(ca, ctx)
       .command(
         'init',
         'Create a test CA directory (does nothing when it already holds one)',
@@ -70,5 +71,5 @@ export const registerCaCommands: CommandRegistrar = (parser: Argv, ctx: CommandC
           }
         },
       )
-      .demandCommand(1, 'Name a ca command: init or revoke.'),
+      .demandCommand(1, 'Name a ca command: init, revoke or serve.'),
   );
