@@ -1,0 +1,148 @@
+/**
+ * The portal's SQLite database and its numbered schema migrations. A migration is applied once, in
+ * its own transaction together with its row in `schema_migrations`, so a crash never leaves a half
+ * applied schema and opening the same file twice changes nothing. New columns and tables go in a
+ * new migration at the end of the list; an applied migration is never edited.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+export type PortalDatabase = Database.Database;
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const kMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'accounts, certificates, sessions, login nonces, QR sessions',
+    sql: `
+      -- A person as the card-info AP (kenhojo basic 4) describes them. The account hangs off the
+      -- person, never off a certificate: certificates change with every card, the person does not.
+      -- Name, birth date and sex are what survive a move, so they identify the person (one row per
+      -- combination: the mock portal cannot tell two such people apart, and says so by refusing).
+      CREATE TABLE persons (
+        id         TEXT PRIMARY KEY,
+        name       TEXT NOT NULL,
+        birth      TEXT NOT NULL,
+        sex        TEXT NOT NULL,
+        address    TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE UNIQUE INDEX persons_by_identity ON persons (name, birth, sex);
+
+      CREATE TABLE accounts (
+        person_id     TEXT PRIMARY KEY REFERENCES persons (id) ON DELETE CASCADE,
+        nickname      TEXT NOT NULL,
+        emails        TEXT NOT NULL, -- JSON array: notification addresses 1 and 2
+        flags         TEXT NOT NULL, -- JSON object: the notification check boxes of B-01
+        language      TEXT NOT NULL,
+        last_login_at TEXT,
+        created_at    TEXT NOT NULL
+      );
+
+      -- Authentication certificates seen at login and linked to a person (issuer + serial, as a
+      -- relying party keys them).
+      CREATE TABLE certificates (
+        issuer    TEXT NOT NULL,
+        serial    TEXT NOT NULL,
+        person_id TEXT NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+        kind      TEXT NOT NULL,
+        not_after TEXT NOT NULL,
+        linked_at TEXT NOT NULL,
+        PRIMARY KEY (issuer, serial)
+      );
+
+      -- Browser sessions. The id is the SHA-256 of the cookie's value, so a copy of the database
+      -- cannot be replayed as cookies.
+      CREATE TABLE sessions (
+        id                TEXT PRIMARY KEY,
+        csrf_token        TEXT NOT NULL,
+        person_id         TEXT REFERENCES persons (id) ON DELETE SET NULL,
+        cert_issuer       TEXT,
+        cert_serial       TEXT,
+        logged_in_at      TEXT,
+        previous_login_at TEXT,
+        pending           TEXT, -- JSON: a login waiting for card info, or a registration in progress
+        created_at        TEXT NOT NULL,
+        expires_at        TEXT NOT NULL
+      );
+
+      CREATE TABLE qr_sessions (
+        id                 TEXT PRIMARY KEY,
+        token_hash         TEXT NOT NULL,
+        browser_session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        state              TEXT NOT NULL CHECK (state IN ('waiting', 'challenged', 'card-info', 'authenticated', 'failed')),
+        next               TEXT,
+        fail_code          TEXT,
+        created_at         TEXT NOT NULL,
+        expires_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL
+      );
+
+      -- One-time login challenges, bound either to a browser session (PC login) or to a QR
+      -- session (phone login), never both.
+      CREATE TABLE login_nonces (
+        nonce         TEXT PRIMARY KEY,
+        session_id    TEXT REFERENCES sessions (id) ON DELETE CASCADE,
+        qr_session_id TEXT REFERENCES qr_sessions (id) ON DELETE CASCADE,
+        created_at    TEXT NOT NULL,
+        expires_at    TEXT NOT NULL,
+        used_at       TEXT,
+        CHECK ((session_id IS NULL) <> (qr_session_id IS NULL))
+      );
+    `,
+  },
+];
+
+function checkMigrationList(migrations: readonly Migration[]): void {
+  migrations.forEach((m, i) => {
+    if (m.version !== i + 1) throw new Error(`migration "${m.name}" has version ${m.version}, expected ${i + 1}: versions are 1, 2, 3, … in order`);
+  });
+}
+
+/** Applies the migrations not yet recorded in `schema_migrations`; returns the versions applied now. */
+export function migrate(db: PortalDatabase, migrations: readonly Migration[] = kMigrations, now: () => Date = () => new Date()): number[] {
+  checkMigrationList(migrations);
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  const newest = Math.max(0, ...applied);
+  if (newest > migrations.length) {
+    throw new Error(`the portal database is at schema version ${newest}, newer than this portal knows (${migrations.length}); use a newer jpki-hil or another --db`);
+  }
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  const done: number[] = [];
+  for (const migration of migrations) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, now().toISOString());
+    })();
+    done.push(migration.version);
+  }
+  return done;
+}
+
+/** Opens (creating when missing) and migrates the database at `path`, or an in-memory one for ':memory:'. */
+export function openPortalDatabase(path: string, migrations: readonly Migration[] = kMigrations): PortalDatabase {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  // WAL lets the CLI inspect a running portal's file; foreign keys are off by default in SQLite.
+  if (path !== ':memory:') db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  try {
+    migrate(db, migrations);
+  } catch (e) {
+    db.close();
+    throw e;
+  }
+  return db;
+}

@@ -1,0 +1,89 @@
+/**
+ * The portal's error registry: every refusal the portal can give has one stable code here, with
+ * the HTTP status it travels with and the Japanese sentence shown to people. Pages, the login
+ * script, the agents and the runner all match on the code, never on the text, so the text can be
+ * reworded without breaking a scenario. docs/portal-errors.md lists the same codes (a test keeps
+ * the two in step).
+ */
+import type { FastifyReply } from 'fastify';
+
+export interface PortalErrorEntry {
+  readonly status: number;
+  readonly message: string;
+}
+
+export const kPortalErrors = {
+  BAD_REQUEST: { status: 400, message: 'リクエストの内容に誤りがあります。' },
+  NOT_FOUND: { status: 404, message: 'お探しのページは見つかりませんでした。' },
+  CSRF_INVALID: { status: 403, message: '画面の有効期限が切れたか、不正な操作が行われました。もう一度最初から操作してください。' },
+  NOT_LOGGED_IN: { status: 401, message: 'ログインしていません。ログインしてからご利用ください。' },
+  RATE_LIMITED: { status: 429, message: 'ログインの試行回数が多すぎます。しばらく時間をおいてから、もう一度お試しください。' },
+  NONCE_UNKNOWN: { status: 400, message: 'ログイン要求が見つかりません。もう一度ログインしてください。' },
+  NONCE_EXPIRED: { status: 410, message: 'ログイン要求の有効期限が切れました。もう一度ログインしてください。' },
+  NONCE_USED: { status: 409, message: 'このログイン要求は既に使用されています。もう一度ログインしてください。' },
+  UNSUPPORTED_CERTIFICATE: {
+    status: 401,
+    message: 'この電子証明書はご利用いただけません。マイナンバーカードの利用者証明用電子証明書でログインしてください。',
+  },
+  CERTIFICATE_EXPIRED: {
+    status: 401,
+    message: '利用者証明用電子証明書の有効期限が切れています。お住まいの市区町村窓口で電子証明書の更新手続きを行ってください。',
+  },
+  SIGNATURE_MISMATCH: { status: 401, message: '電子署名を検証できませんでした。もう一度ログインしてください。' },
+  CERTIFICATE_REVOKED: {
+    status: 401,
+    message: '利用者証明用電子証明書が失効しています。お住まいの市区町村窓口にお問い合わせください。',
+  },
+  REVOCATION_UNAVAILABLE: {
+    status: 503,
+    message: '電子証明書の失効情報を確認できませんでした。しばらく時間をおいてから、もう一度お試しください。',
+  },
+  CARD_INFO_INVALID: { status: 400, message: 'マイナンバーカードの券面事項を確認できませんでした。もう一度ログインしてください。' },
+  LOGIN_PENDING_EXPIRED: { status: 410, message: 'ログインの有効期限が切れました。もう一度ログインしてください。' },
+  QR_UNKNOWN: { status: 404, message: '2次元バーコードが見つかりません。パソコンに表示された2次元バーコードを読み取ってください。' },
+  QR_EXPIRED: { status: 410, message: '2次元バーコードの有効期限が切れました。パソコンで2次元バーコードを表示し直してください。' },
+  QR_ALREADY_USED: { status: 409, message: 'この2次元バーコードは既に使用されています。パソコンで2次元バーコードを表示し直してください。' },
+  QR_SESSION_MISMATCH: { status: 403, message: 'この2次元バーコードは別のブラウザで表示されたものです。' },
+  INTERNAL_ERROR: { status: 500, message: 'システムエラーが発生しました。しばらく時間をおいてから、もう一度お試しください。' },
+} as const satisfies Record<string, PortalErrorEntry>;
+
+export type PortalErrorCode = keyof typeof kPortalErrors;
+
+export const kPortalErrorCodes = Object.keys(kPortalErrors) as PortalErrorCode[];
+
+export function isPortalErrorCode(code: string): code is PortalErrorCode {
+  return Object.hasOwn(kPortalErrors, code);
+}
+
+/** What every error answer carries; `detail` (why, for the runner's report) only in test mode. */
+export interface PortalErrorBody {
+  code: PortalErrorCode;
+  message: string;
+  detail?: string;
+}
+
+/** Thrown anywhere in a request; the app's one error handler turns it into the answer. */
+export class PortalError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: PortalErrorCode,
+    /** For logs and test mode: what exactly was wrong. Never shown to people by default. */
+    readonly detail?: string,
+  ) {
+    super(detail ? `${code}: ${detail}` : code);
+    this.name = 'PortalError';
+    this.status = kPortalErrors[code].status;
+  }
+
+  body(withDetail: boolean): PortalErrorBody {
+    const body: PortalErrorBody = { code: this.code, message: kPortalErrors[this.code].message };
+    if (withDetail && this.detail) body.detail = this.detail;
+    return body;
+  }
+}
+
+/** Sends `{ code, message }` with the registry's status, for handlers that answer rather than throw. */
+export function sendPortalError(reply: FastifyReply, code: PortalErrorCode, detail?: string, withDetail = false): FastifyReply {
+  const error = new PortalError(code, detail);
+  return reply.code(error.status).type('application/json; charset=utf-8').send(error.body(withDetail));
+}

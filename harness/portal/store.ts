@@ -1,0 +1,337 @@
+/**
+ * Every query the portal makes, as typed methods over prepared statements. Routes never write SQL;
+ * they ask the store. Times are ISO-8601 UTC strings (sortable as text) and are always passed in,
+ * so the injected clock decides every expiry.
+ */
+import { randomBytes } from 'node:crypto';
+import type { AccountDraft, NotificationFlag } from './account-form.js';
+import type { PortalDatabase } from './db.js';
+
+export interface CertificateRef {
+  issuer: string;
+  /** Upper-case hex, as the verifier reports it. */
+  serial: string;
+  kind: 'auth' | 'sign';
+  /** ISO-8601. */
+  notAfter: string;
+}
+
+/** The kenhojo basic 4 as the portal keeps them. */
+export interface PersonIdentity {
+  name: string;
+  /** YYYY-MM-DD. */
+  birth: string;
+  sex: string;
+  address: string;
+}
+
+/**
+ * A login in progress, kept in the browser session: after the signature, waiting for the card
+ * info (`card-info`); after the card info of an unknown person, waiting for registration.
+ */
+export type PendingLogin =
+  | { stage: 'card-info'; certificate: CertificateRef; expiresAt: string }
+  | { stage: 'register'; certificate: CertificateRef; person: PersonIdentity; expiresAt: string; draft?: AccountDraft };
+
+export interface SessionRow {
+  id: string;
+  csrfToken: string;
+  personId: string | null;
+  certIssuer: string | null;
+  certSerial: string | null;
+  loggedInAt: string | null;
+  previousLoginAt: string | null;
+  pending: PendingLogin | null;
+  createdAt: string;
+  expiresAt: string;
+}
+
+export interface AccountRow {
+  personId: string;
+  nickname: string;
+  emails: string[];
+  flags: Record<NotificationFlag, boolean>;
+  language: string;
+  lastLoginAt: string | null;
+  createdAt: string;
+}
+
+export interface LinkedCertificateRow {
+  issuer: string;
+  serial: string;
+  personId: string;
+  kind: string;
+  notAfter: string;
+  linkedAt: string;
+}
+
+export interface NonceRow {
+  nonce: string;
+  sessionId: string | null;
+  qrSessionId: string | null;
+  createdAt: string;
+  expiresAt: string;
+  usedAt: string | null;
+}
+
+export type QrState = 'waiting' | 'challenged' | 'card-info' | 'authenticated' | 'failed';
+
+export interface QrSessionRow {
+  id: string;
+  tokenHash: string;
+  browserSessionId: string;
+  state: QrState;
+  next: string | null;
+  failCode: string | null;
+  createdAt: string;
+  expiresAt: string;
+  updatedAt: string;
+}
+
+interface RawSession {
+  id: string;
+  csrf_token: string;
+  person_id: string | null;
+  cert_issuer: string | null;
+  cert_serial: string | null;
+  logged_in_at: string | null;
+  previous_login_at: string | null;
+  pending: string | null;
+  created_at: string;
+  expires_at: string;
+}
+
+interface RawAccount {
+  person_id: string;
+  nickname: string;
+  emails: string;
+  flags: string;
+  language: string;
+  last_login_at: string | null;
+  created_at: string;
+}
+
+interface RawQr {
+  id: string;
+  token_hash: string;
+  browser_session_id: string;
+  state: QrState;
+  next: string | null;
+  fail_code: string | null;
+  created_at: string;
+  expires_at: string;
+  updated_at: string;
+}
+
+/** Rows that expired this long ago are deleted: long enough that a replay still meets NONCE_USED. */
+const kPurgeAfterMs = 60 * 60 * 1000;
+
+export class PortalStore {
+  constructor(readonly db: PortalDatabase) {}
+
+  // --- sessions ---------------------------------------------------------------------------------
+
+  createSession(id: string, csrfToken: string, now: Date, expiresAt: Date): void {
+    this.db
+      .prepare('INSERT INTO sessions (id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?)')
+      .run(id, csrfToken, now.toISOString(), expiresAt.toISOString());
+  }
+
+  getSession(id: string): SessionRow | undefined {
+    const raw = this.db.prepare('SELECT * FROM sessions WHERE id = ?').get(id) as RawSession | undefined;
+    if (!raw) return undefined;
+    return {
+      id: raw.id,
+      csrfToken: raw.csrf_token,
+      personId: raw.person_id,
+      certIssuer: raw.cert_issuer,
+      certSerial: raw.cert_serial,
+      loggedInAt: raw.logged_in_at,
+      previousLoginAt: raw.previous_login_at,
+      pending: raw.pending ? (JSON.parse(raw.pending) as PendingLogin) : null,
+      createdAt: raw.created_at,
+      expiresAt: raw.expires_at,
+    };
+  }
+
+  extendSession(id: string, expiresAt: Date): void {
+    this.db.prepare('UPDATE sessions SET expires_at = ? WHERE id = ?').run(expiresAt.toISOString(), id);
+  }
+
+  deleteSession(id: string): void {
+    this.db.prepare('DELETE FROM sessions WHERE id = ?').run(id);
+  }
+
+  setPending(id: string, pending: PendingLogin | null): void {
+    this.db.prepare('UPDATE sessions SET pending = ? WHERE id = ?').run(pending ? JSON.stringify(pending) : null, id);
+  }
+
+  /**
+   * Marks the session logged in as `personId` with `certificate`, and moves the account's last login
+   * into the session's "previous login" (what the main menu shows as 前回のログイン).
+   */
+  logIn(sessionId: string, personId: string, certificate: CertificateRef, now: Date): void {
+    this.db.transaction(() => {
+      const account = this.db.prepare('SELECT last_login_at FROM accounts WHERE person_id = ?').get(personId) as { last_login_at: string | null } | undefined;
+      if (!account) throw new Error(`person ${personId} has no account`);
+      const at = now.toISOString();
+      this.db
+        .prepare(
+          `UPDATE sessions SET person_id = ?, cert_issuer = ?, cert_serial = ?, logged_in_at = ?, previous_login_at = ?, pending = NULL
+           WHERE id = ?`,
+        )
+        .run(personId, certificate.issuer, certificate.serial, at, account.last_login_at, sessionId);
+      this.db.prepare('UPDATE accounts SET last_login_at = ? WHERE person_id = ?').run(at, personId);
+    })();
+  }
+
+  // --- people, accounts, certificates ------------------------------------------------------------
+
+  findCertificate(issuer: string, serial: string): LinkedCertificateRow | undefined {
+    const raw = this.db.prepare('SELECT * FROM certificates WHERE issuer = ? AND serial = ?').get(issuer, serial) as
+      | { issuer: string; serial: string; person_id: string; kind: string; not_after: string; linked_at: string }
+      | undefined;
+    return raw && { issuer: raw.issuer, serial: raw.serial, personId: raw.person_id, kind: raw.kind, notAfter: raw.not_after, linkedAt: raw.linked_at };
+  }
+
+  certificatesOf(personId: string): LinkedCertificateRow[] {
+    const rows = this.db.prepare('SELECT * FROM certificates WHERE person_id = ? ORDER BY linked_at').all(personId) as {
+      issuer: string;
+      serial: string;
+      person_id: string;
+      kind: string;
+      not_after: string;
+      linked_at: string;
+    }[];
+    return rows.map((raw) => ({ issuer: raw.issuer, serial: raw.serial, personId: raw.person_id, kind: raw.kind, notAfter: raw.not_after, linkedAt: raw.linked_at }));
+  }
+
+  findPerson(identity: Pick<PersonIdentity, 'name' | 'birth' | 'sex'>): { id: string; address: string } | undefined {
+    return this.db.prepare('SELECT id, address FROM persons WHERE name = ? AND birth = ? AND sex = ?').get(identity.name, identity.birth, identity.sex) as
+      | { id: string; address: string }
+      | undefined;
+  }
+
+  countPersons(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM persons').get() as { n: number }).n;
+  }
+
+  /** Links a certificate to a person (a renewed card, or the first login); the address follows the card. */
+  linkCertificate(personId: string, certificate: CertificateRef, address: string | undefined, now: Date): void {
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO certificates (issuer, serial, person_id, kind, not_after, linked_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(certificate.issuer, certificate.serial, personId, certificate.kind, certificate.notAfter, now.toISOString());
+      if (address !== undefined) this.db.prepare('UPDATE persons SET address = ? WHERE id = ?').run(address, personId);
+    })();
+  }
+
+  /** Creates the person, their account and the certificate link in one transaction; returns the person id. */
+  register(person: PersonIdentity, draft: AccountDraft, certificate: CertificateRef, now: Date): string {
+    const id = randomBytes(16).toString('hex');
+    const at = now.toISOString();
+    this.db.transaction(() => {
+      this.db
+        .prepare('INSERT INTO persons (id, name, birth, sex, address, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(id, person.name, person.birth, person.sex, person.address, at);
+      this.db
+        .prepare('INSERT INTO accounts (person_id, nickname, emails, flags, language, created_at) VALUES (?, ?, ?, ?, ?, ?)')
+        .run(id, draft.nickname, JSON.stringify([draft.email1, draft.email2].filter((e) => e !== '')), JSON.stringify(draft.flags), draft.language, at);
+      this.linkCertificate(id, certificate, undefined, now);
+    })();
+    return id;
+  }
+
+  getAccount(personId: string): AccountRow | undefined {
+    const raw = this.db.prepare('SELECT * FROM accounts WHERE person_id = ?').get(personId) as RawAccount | undefined;
+    return (
+      raw && {
+        personId: raw.person_id,
+        nickname: raw.nickname,
+        emails: JSON.parse(raw.emails) as string[],
+        flags: JSON.parse(raw.flags) as Record<NotificationFlag, boolean>,
+        language: raw.language,
+        lastLoginAt: raw.last_login_at,
+        createdAt: raw.created_at,
+      }
+    );
+  }
+
+  // --- login nonces ------------------------------------------------------------------------------
+
+  createNonce(nonce: string, owner: { sessionId: string } | { qrSessionId: string }, now: Date, expiresAt: Date): void {
+    this.purge(now);
+    this.db
+      .prepare('INSERT INTO login_nonces (nonce, session_id, qr_session_id, created_at, expires_at) VALUES (?, ?, ?, ?, ?)')
+      .run(nonce, 'sessionId' in owner ? owner.sessionId : null, 'qrSessionId' in owner ? owner.qrSessionId : null, now.toISOString(), expiresAt.toISOString());
+  }
+
+  getNonce(nonce: string): NonceRow | undefined {
+    const raw = this.db.prepare('SELECT * FROM login_nonces WHERE nonce = ?').get(nonce) as
+      | { nonce: string; session_id: string | null; qr_session_id: string | null; created_at: string; expires_at: string; used_at: string | null }
+      | undefined;
+    return (
+      raw && {
+        nonce: raw.nonce,
+        sessionId: raw.session_id,
+        qrSessionId: raw.qr_session_id,
+        createdAt: raw.created_at,
+        expiresAt: raw.expires_at,
+        usedAt: raw.used_at,
+      }
+    );
+  }
+
+  /** True when this call used the nonce; false when it had been used already. */
+  useNonce(nonce: string, now: Date): boolean {
+    return this.db.prepare('UPDATE login_nonces SET used_at = ? WHERE nonce = ? AND used_at IS NULL').run(now.toISOString(), nonce).changes === 1;
+  }
+
+  // --- QR sessions -------------------------------------------------------------------------------
+
+  createQrSession(row: Pick<QrSessionRow, 'id' | 'tokenHash' | 'browserSessionId'>, now: Date, expiresAt: Date): void {
+    this.purge(now);
+    const at = now.toISOString();
+    this.db
+      .prepare(
+        `INSERT INTO qr_sessions (id, token_hash, browser_session_id, state, created_at, expires_at, updated_at)
+         VALUES (?, ?, ?, 'waiting', ?, ?, ?)`,
+      )
+      .run(row.id, row.tokenHash, row.browserSessionId, at, expiresAt.toISOString(), at);
+  }
+
+  getQrSession(id: string): QrSessionRow | undefined {
+    const raw = this.db.prepare('SELECT * FROM qr_sessions WHERE id = ?').get(id) as RawQr | undefined;
+    return (
+      raw && {
+        id: raw.id,
+        tokenHash: raw.token_hash,
+        browserSessionId: raw.browser_session_id,
+        state: raw.state,
+        next: raw.next,
+        failCode: raw.fail_code,
+        createdAt: raw.created_at,
+        expiresAt: raw.expires_at,
+        updatedAt: raw.updated_at,
+      }
+    );
+  }
+
+  /** Moves a QR session from one of `from` to `to`; false when it was no longer in `from` (a race lost). */
+  moveQrSession(id: string, from: readonly QrState[], to: QrState, now: Date, extra: { next?: string; failCode?: string } = {}): boolean {
+    const placeholders = from.map(() => '?').join(', ');
+    return (
+      this.db
+        .prepare(`UPDATE qr_sessions SET state = ?, next = ?, fail_code = ?, updated_at = ? WHERE id = ? AND state IN (${placeholders})`)
+        .run(to, extra.next ?? null, extra.failCode ?? null, now.toISOString(), id, ...from).changes === 1
+    );
+  }
+
+  /** Drops long-expired sessions, nonces and QR sessions, so the file does not grow without end. */
+  purge(now: Date): void {
+    const before = new Date(now.getTime() - kPurgeAfterMs).toISOString();
+    this.db.prepare('DELETE FROM login_nonces WHERE expires_at < ?').run(before);
+    this.db.prepare('DELETE FROM qr_sessions WHERE expires_at < ?').run(before);
+    this.db.prepare('DELETE FROM sessions WHERE expires_at < ?').run(before);
+  }
+}
