@@ -22,7 +22,7 @@ export {
 } from './issuance/card-definition.js';
 export { isValidMyNumber, randomMyNumber } from './issuance/my-number.js';
 export { issueCard, kCardInfoPublicKeyFile, kPinLimits, revokeCardCertificate, type IssuedCardImage } from './issuance/issue-card.js';
-export { decodeSignatureIdentity, initCa, loadCa, type TestCa } from './issuance/test-ca.js';
+export { crlNextUpdates, decodeSignatureIdentity, initCa, loadCa, publishCrls, refreshCrlsIfStale, type TestCa } from './issuance/test-ca.js';
 export { kJpkiAid } from './applets/jpki.js';
 export { kKenhojoAid } from './applets/kenhojo.js';
 export { kKenkakuAid } from './applets/kenkaku.js';

@@ -2,7 +2,8 @@
  * Where a card image lives while the card runs. The runtime calls `commit()` after changing PIN
  * state and before it acts on the change; the file store makes that durable (design rule 6).
  */
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, fsyncSync, openSync, readFileSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { CardImageError, validateCardImage, type CardImage } from './card-image.js';
 
@@ -21,16 +22,19 @@ export class MemoryImageStore implements CardImageStore {
   }
 }
 
-/** Writes `text` to `path` so that a crash leaves either the old or the new file, never a mix. */
-export function writeFileAtomic(path: string, text: string, mode = 0o600): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
-  const fd = openSync(tmp, 'w', mode);
+/** Writes `data` to `path` so that a crash leaves either the old or the new file, never a mix. */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o600): void {
+  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  const fd = openSync(tmp, 'wx', mode);
   try {
-    writeSync(fd, text);
+    writeFileSync(fd, data);
     fsyncSync(fd);
-  } finally {
+  } catch (e) {
     closeSync(fd);
+    rmSync(tmp, { force: true });
+    throw e;
   }
+  closeSync(fd);
   try {
     renameSync(tmp, path);
   } catch (e) {

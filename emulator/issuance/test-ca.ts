@@ -7,11 +7,12 @@
  * State lives in one directory (see `kCaFiles`); `ca.json` is the ledger of issued certificates.
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { equalBytes, toHex, type Bytes } from '../../iso7816/bytes.js';
+import { writeFileAtomic } from '../image/image-store.js';
 import type { Identity, Sex } from './identity.js';
-import { parseDer } from './der.js';
+import { childAt, decodeTime, parseDer } from './der.js';
 import {
   Oid,
   authorityKeyIdentifier,
@@ -174,41 +175,6 @@ export interface InitCaOptions {
 // ---------------------------------------------------------------------------------------------
 // Files
 
-/** Temp file + fsync + rename: a reader sees the old file or the new one, never half of one. */
-function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`);
-  const fd = openSync(tmp, 'wx', mode);
-  try {
-    writeFileSync(fd, data);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw error;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, path);
-  } catch (error) {
-    rmSync(tmp, { force: true });
-    throw error;
-  }
-  syncDirectory(dir);
-}
-
-/** Makes the rename itself durable; not every platform lets a directory be fsynced. */
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Best effort: Windows and some filesystems refuse; the data itself is already synced.
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
 
 function isTempFile(name: string): boolean {
   return /^\..+\.tmp-\d+-[0-9a-f]+$/.test(name);
@@ -229,7 +195,7 @@ function readCaFile(dir: string, file: string): Buffer {
 }
 
 function writeState(dir: string, state: CaState): void {
-  writeFileAtomic(join(dir, kCaFiles.state), JSON.stringify(state, null, 2) + '\n');
+  writeFileAtomic(join(dir, kCaFiles.state), JSON.stringify(state, null, 2) + '\n', 0o644);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -477,9 +443,9 @@ export function initCa(dir: string, options: InitCaOptions = {}): TestCa & { rea
   ] as const) {
     const cert = buildCaCertificate(name, key, now);
     writeFileAtomic(join(dir, kind === 'auth' ? kCaFiles.authKey : kCaFiles.signKey), key.export({ type: 'pkcs8', format: 'pem' }), 0o600);
-    writeFileAtomic(join(dir, kind === 'auth' ? kCaFiles.authCert : kCaFiles.signCert), toPem(cert, 'CERTIFICATE'));
+    writeFileAtomic(join(dir, kind === 'auth' ? kCaFiles.authCert : kCaFiles.signCert), toPem(cert, 'CERTIFICATE'), 0o644);
     const crl = buildCrl({ issuer: name, issuerKey: key, thisUpdate: now, nextUpdate: new Date(now.getTime() + kDay), crlNumber: 1n, revoked: [] });
-    writeFileAtomic(join(dir, kind === 'auth' ? kCaFiles.authCrl : kCaFiles.signCrl), crl);
+    writeFileAtomic(join(dir, kind === 'auth' ? kCaFiles.authCrl : kCaFiles.signCrl), crl, 0o644);
   }
   writeState(dir, state);
   return { ...loadCa(dir), created: true };
@@ -780,7 +746,7 @@ function writeCrl(ca: TestCa, state: CaState, kind: CertKind, options: CrlPublis
     crlNumber: BigInt(state.crlNumber[kind]),
     revoked: state.issued.flatMap((r) => (r.kind === kind && r.revoked ? [{ serial: BigInt('0x' + r.serial), date: new Date(r.revoked.date), reason: r.revoked.reason }] : [])),
   });
-  writeFileAtomic(join(ca.dir, kind === 'auth' ? kCaFiles.authCrl : kCaFiles.signCrl), der);
+  writeFileAtomic(join(ca.dir, kind === 'auth' ? kCaFiles.authCrl : kCaFiles.signCrl), der, 0o644);
 }
 
 /** Re-issues both CRLs with new numbers (e.g. to refresh nextUpdate before a long test run). */
@@ -793,6 +759,32 @@ export function publishCrls(ca: TestCa, options: CrlPublishOptions = {}): void {
   ca.state = state;
   writeCrl(ca, state, 'auth', options);
   writeCrl(ca, state, 'sign', options);
+}
+
+/** When each CRL file of the CA says the next one is due (its nextUpdate). */
+export function crlNextUpdates(ca: TestCa): Record<CertKind, Date> {
+  const read = (kind: CertKind): Date => {
+    const tbs = childAt(parseDer(readFileSync(join(ca.dir, kind === 'auth' ? kCaFiles.authCrl : kCaFiles.signCrl))), 0, 'tbsCertList');
+    // TBSCertList: [version] signature issuer thisUpdate [nextUpdate] ...: the time after thisUpdate.
+    const times = tbs.children.filter((c) => c.tag === 0x17 || c.tag === 0x18);
+    const next = times[1];
+    if (next === undefined) throw new Error(`the ${kind} CRL of ${ca.dir} has no nextUpdate`);
+    return decodeTime(next);
+  };
+  return { auth: read('auth'), sign: read('sign') };
+}
+
+/**
+ * Re-publishes the CRLs when either is due within `marginMs` (default 12 h): relying parties refuse
+ * a CRL past its nextUpdate, and a test CA is often left alone for days between runs.
+ */
+export function refreshCrlsIfStale(ca: TestCa, options: { now?: Date; marginMs?: number } = {}): boolean {
+  const now = options.now ?? new Date();
+  const limit = now.getTime() + (options.marginMs ?? 12 * kHour);
+  const next = crlNextUpdates(ca);
+  if (next.auth.getTime() > limit && next.sign.getTime() > limit) return false;
+  publishCrls(ca, { now });
+  return true;
 }
 
 /** Accepts a bigint or hex, with or without `0x` and byte separators ("0A000001", "0a:00:00:01"). */

@@ -1,6 +1,6 @@
 /** `jpki-hil ca init | revoke`: the test CA that issues every card's certificates. */
 import type { Argv } from 'yargs';
-import { initCa, kRevocationReasons, loadCa, readCardImage, revokeCardCertificate, type RevocationReason } from '../../../emulator/index.js';
+import { crlNextUpdates, initCa, kRevocationReasons, loadCa, publishCrls, readCardImage, revokeCardCertificate, type RevocationReason } from '../../../emulator/index.js';
 import { UserError } from '../errors.js';
 import { registerCaServeCommand } from './ca-serve.js';
 import type { CommandContext, CommandRegistrar } from '../main.js';
@@ -71,5 +71,16 @@ export const registerCaCommands: CommandRegistrar = (parser: Argv, ctx: CommandC
           }
         },
       )
-      .demandCommand(1, 'Name a ca command: init, revoke or serve.'),
+      .command(
+        'publish',
+        'Re-publish both CRLs now (they are due one day after publication; relying parties refuse older ones)',
+        (y) => y.option('dir', { type: 'string', describe: 'CA directory', default: defaultCaDir(), defaultDescription: 'out/ca' }),
+        (args) => {
+          const ca = openCa(args.dir);
+          publishCrls(ca);
+          const next = crlNextUpdates(ca);
+          ctx.io.out(`re-published the CRLs of ${args.dir}; next update due ${next.auth.toISOString()}`);
+        },
+      )
+      .demandCommand(1, 'Name a ca command: init, revoke, publish or serve.'),
   );

@@ -16,6 +16,7 @@ import {
   parseCardDefinition,
   pinFormatProblem,
   readCardImage,
+  refreshCrlsIfStale,
   serializeCardImage,
   writeFileAtomic,
   FileImageStore,
@@ -98,6 +99,7 @@ async function issue(ctx: CommandContext, args: Record<string, unknown>): Promis
     throw new UserError((e as Error).message);
   }
   if (ca.created) ctx.io.out(`created test CA in ${caDir}`);
+  else if (refreshCrlsIfStale(ca)) ctx.io.out(`re-published the CRLs of ${caDir} (they were due)`);
   let issued;
   try {
     issued = await issueCard(ca, definition);

@@ -7,7 +7,7 @@ import { X509Certificate, randomBytes, verify } from 'node:crypto';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { createMemoryCard, initCa, issueCard, loadCardDefinition } from '../../../emulator/index.js';
+import { createMemoryCard, initCa, issueCard, loadCardDefinition, refreshCrlsIfStale } from '../../../emulator/index.js';
 import { toHex } from '../../../iso7816/bytes.js';
 import { JpkiClient, PinError, sha256DigestInfo } from '../../jpki/jpki-client.js';
 import { InProcessChannel } from '../../readers/in-process-channel.js';
@@ -20,6 +20,7 @@ async function demo(ctx: CommandContext, args: { out: string; trace: boolean }):
   const caDir = join(args.out, 'ca');
   mkdirSync(args.out, { recursive: true });
   const ca = initCa(caDir);
+  if (!ca.created) refreshCrlsIfStale(ca);
   say(`test CA: ${caDir}${ca.created ? ' (created)' : ''}`);
   const definition = loadCardDefinition(join(kCardDefinitionsDir, 'adult.yaml'));
   const started = Date.now();
