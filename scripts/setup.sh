@@ -36,15 +36,22 @@ if [ "$pcsc" = 1 ]; then
   QUIET=$quiet bash scripts/pcsc-setup.sh packages
 fi
 
-if [ "$browser" = 1 ] && [ -z "${JPKI_HIL_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then
-  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    say "installing chromium (apt-get)"
-    export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq >/dev/null
-    apt-get install -y -qq chromium >/dev/null
-  else
-    echo "setup: no Chromium: install it with 'sudo apt-get install -y chromium' or set JPKI_HIL_CHROMIUM" >&2
-    exit 1
+# The browser scenarios need Chromium, and a Japanese font so that screenshots in reports are legible.
+if [ "$browser" = 1 ]; then
+  wanted=()
+  if [ -z "${JPKI_HIL_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then wanted+=(chromium); fi
+  status=$(dpkg-query -W -f='${Status}' fonts-ipafont-gothic 2>/dev/null || true)
+  if [ "$status" != 'install ok installed' ] && command -v dpkg-query >/dev/null; then wanted+=(fonts-ipafont-gothic); fi
+  if [ "${#wanted[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      say "installing ${wanted[*]} (apt-get)"
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq >/dev/null
+      apt-get install -y -qq "${wanted[@]}" >/dev/null
+    else
+      echo "setup: install ${wanted[*]} with 'sudo apt-get install -y ${wanted[*]}' (or set JPKI_HIL_CHROMIUM to a Chromium)" >&2
+      exit 1
+    fi
   fi
 fi
 
