@@ -1,0 +1,110 @@
+/**
+ * The phone app's API: the Digital Auth App-like app read the transaction from the QR code or the
+ * deep link (`tx`, `t`), and proves the person with the card: challenge → the card signs it with the
+ * authentication key (the 4-digit PIN stays on the phone) → complete. A certificate the IdP has not
+ * met asks for the card info once (the basic 4, checked against the card-info key), which links the
+ * certificate to the person. The transaction token is the phone's credential; no cookies here.
+ */
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { verifyCardInfo } from '../card-info.js';
+import { PortalError } from '../errors.js';
+import { IdpError } from './errors.js';
+import type { IdpContext } from './context.js';
+import { hashToken, type Transaction } from './store.js';
+
+const kBase64 = '^[A-Za-z0-9+/]+={0,2}$';
+const kTransactionFields = {
+  tx: { type: 'string', minLength: 1, maxLength: 64 },
+  t: { type: 'string', minLength: 1, maxLength: 128 },
+} as const;
+
+function bodySchema(extra: Record<string, unknown>, required: string[]): object {
+  return { body: { type: 'object', additionalProperties: false, required: ['tx', 't', ...required], properties: { ...kTransactionFields, ...extra } } };
+}
+
+function fromBase64(text: string): Buffer {
+  return Buffer.from(text, 'base64');
+}
+
+export async function appRoutes(app: FastifyInstance, { ctx }: { ctx: IdpContext }): Promise<void> {
+  /** The transaction the phone names, if its token matches and it is still open. */
+  const open = (body: { tx: string; t: string }): Transaction => {
+    const transaction = ctx.store.transactions.get(body.tx);
+    const presented = Buffer.from(hashToken(body.t));
+    if (!transaction || !timingSafeEqual(presented, Buffer.from(transaction.tokenHash))) throw new IdpError('TRANSACTION_UNKNOWN', 'no transaction with this id and token');
+    if (transaction.expiresAt <= ctx.now().getTime()) throw new IdpError('TRANSACTION_EXPIRED', 'the transaction expired');
+    if (transaction.state === 'authenticated') throw new IdpError('TRANSACTION_USED', 'the transaction is already authenticated');
+    if (transaction.state === 'failed') throw new IdpError('TRANSACTION_USED', 'the transaction failed; start again');
+    return transaction;
+  };
+
+  app.post('/api/app/challenge', { schema: bodySchema({}, []) }, async (request) => {
+    const transaction = open(request.body as { tx: string; t: string });
+    if (transaction.state !== 'waiting') throw new IdpError('TRANSACTION_USED', 'the challenge was already given out');
+    transaction.challenge = randomBytes(32);
+    transaction.state = 'challenged';
+    const client = ctx.clients.find((c) => c.clientId === transaction.request.clientId)!;
+    return { challenge: transaction.challenge.toString('base64'), client: client.name, scopes: transaction.request.scopes };
+  });
+
+  app.post(
+    '/api/app/complete',
+    { schema: bodySchema({ signature: { type: 'string', pattern: kBase64, maxLength: 1024 }, certificate: { type: 'string', pattern: kBase64, maxLength: 8192 } }, ['signature', 'certificate']) },
+    async (request) => {
+      const body = request.body as { tx: string; t: string; signature: string; certificate: string };
+      const transaction = open(body);
+      if (transaction.state !== 'challenged' || !transaction.challenge) throw new IdpError('TRANSACTION_STATE', 'ask for the challenge first');
+      const challenge = transaction.challenge;
+      // One signature per challenge, right or wrong.
+      transaction.challenge = undefined;
+      const result = await ctx.verifier.verifySignature({ certificate: fromBase64(body.certificate), signature: fromBase64(body.signature), data: challenge, kind: 'auth' }, { at: ctx.now() });
+      if (result.code !== 'OK' || !result.certificate) {
+        transaction.state = 'failed';
+        transaction.failure = `マイナンバーカードによる認証に失敗しました（${result.code}）。`;
+        throw new IdpError('SIGNATURE_INVALID', `${result.code}: ${result.detail}`);
+      }
+      const certificateKey = `${result.certificate.issuer}\n${result.certificate.serial}`;
+      const sub = ctx.store.subjectOfCertificate(certificateKey);
+      if (sub) {
+        transaction.sub = sub;
+        transaction.state = 'authenticated';
+        return { next: 'done' };
+      }
+      transaction.certificateKey = certificateKey;
+      transaction.state = 'card-info';
+      return { next: 'card-info' };
+    },
+  );
+
+  app.post(
+    '/api/app/card-info',
+    { schema: bodySchema({ basic4: { type: 'string', pattern: kBase64, maxLength: 2048 }, basic4Signature: { type: 'string', pattern: kBase64, maxLength: 2048 } }, ['basic4', 'basic4Signature']) },
+    async (request) => {
+      const body = request.body as { tx: string; t: string; basic4: string; basic4Signature: string };
+      const transaction = open(body);
+      const certificateKey = transaction.certificateKey;
+      if (transaction.state !== 'card-info' || !certificateKey) throw new IdpError('TRANSACTION_STATE', 'the card info is asked for only after the card authenticated');
+      let person;
+      try {
+        person = verifyCardInfo(fromBase64(body.basic4), fromBase64(body.basic4Signature), ctx.cardInfoKey);
+      } catch (e) {
+        if (!(e instanceof PortalError)) throw e;
+        transaction.state = 'failed';
+        transaction.failure = 'マイナンバーカードの券面事項を確認できませんでした。';
+        throw new IdpError('CARD_INFO_INVALID', e.detail ?? e.message);
+      }
+      transaction.sub = ctx.store.linkCertificate(certificateKey, person);
+      transaction.state = 'authenticated';
+      return { next: 'done' };
+    },
+  );
+
+  // The app gave up (wrong PIN, card lost, …): the PC page says so and the person starts again.
+  app.post('/api/app/fail', { schema: bodySchema({ code: { type: 'string', pattern: '^[A-Z_]{1,32}$' } }, ['code']) }, async (request) => {
+    const body = request.body as { tx: string; t: string; code: string };
+    const transaction = open(body);
+    transaction.failure = `スマートフォンでの認証が完了しませんでした（${body.code}）。`;
+    return { ok: true };
+  });
+}
