@@ -8,12 +8,15 @@
  * docs/portal-protocols.md, so the pages, the portal's `/fail` reports and the runner's logs all
  * speak of the same few things a person can act on.
  */
+import { createHash } from 'node:crypto';
+import * as asn1js from 'asn1js';
+import * as pkijs from 'pkijs';
 import { concat, toHex, type Bytes } from '../../iso7816/bytes.js';
 import { CardCommandError, JpkiClient, PinError, sha256DigestInfo, type ApduChannel } from '../jpki/jpki-client.js';
 import { ReaderError } from '../readers/reader.js';
 
 /** The failure codes of the PC agent's protocol, also what the phone reports to `/api/qr/login/fail`. */
-export type CardActionCode = 'NO_READER' | 'NO_CARD' | 'CARD_REMOVED' | 'WRONG_PIN' | 'PIN_BLOCKED' | 'CANCELLED' | 'CARD_ERROR';
+export type CardActionCode = 'NO_READER' | 'NO_CARD' | 'CARD_REMOVED' | 'WRONG_PIN' | 'PIN_BLOCKED' | 'CANCELLED' | 'CARD_ERROR' | 'NO_SIGNATURE_CERTIFICATE';
 
 /** The PINs an agent asks for: the 4-digit authentication PIN and the 4-digit card-info PIN. */
 export type AgentPin = 'auth' | 'kenhojo';
@@ -53,6 +56,8 @@ export function cardActionMessage(code: CardActionCode, triesLeft?: number): str
       return '暗証番号の入力が取り消されました。';
     case 'CARD_ERROR':
       return 'マイナンバーカードを読み取れませんでした。マイナンバーカードであることを確認して、もう一度お試しください。';
+    case 'NO_SIGNATURE_CERTIFICATE':
+      return 'このマイナンバーカードには署名用電子証明書が搭載されていません。署名用電子証明書は、原則として15歳未満の方には発行されません。';
   }
 }
 
@@ -94,6 +99,79 @@ export async function signNonceWithAuthKey(connection: ApduChannel, pin: string,
   const certificate = await client.readCertificate('auth');
   const signature = await client.signDigestInfo('auth', sha256DigestInfo(nonce));
   return { signature, certificate };
+}
+
+/** The OIDs of a CMS SignedData over a document (RFC 5652, RFC 5754). */
+export const kCmsOids = {
+  data: '1.2.840.113549.1.7.1',
+  signedData: '1.2.840.113549.1.7.2',
+  contentType: '1.2.840.113549.1.9.3',
+  messageDigest: '1.2.840.113549.1.9.4',
+  signingTime: '1.2.840.113549.1.9.5',
+  sha256: '2.16.840.1.101.3.4.2.1',
+  sha256WithRsa: '1.2.840.113549.1.1.11',
+} as const;
+
+/** What the card answers for a file or key that is not there: a minor's card has no signature key, certificate or password. */
+const kSwFileNotFound = 0x6a82;
+
+/**
+ * Signs `document` with the signature key (署名用電子証明書) as a detached CMS SignedData, the form
+ * the signing apps hand to a portal: SHA-256, the signer's certificate included, and the signed
+ * attributes content-type (id-data), signing-time and message-digest (SHA-256 of the document).
+ * The card only signs a DigestInfo; the CMS around it is built here, off the card, as in reality:
+ * the card signs the SHA-256 DigestInfo of the DER SET of the signed attributes.
+ *
+ * The password is verified first; a card without the signature application's files (6A82: a
+ * minor's card) is NO_SIGNATURE_CERTIFICATE.
+ */
+export async function signDocumentWithSignKey(connection: ApduChannel, password: string, document: Uint8Array, signingTime: Date = new Date()): Promise<Bytes> {
+  const client = new JpkiClient(connection);
+  let certificateDer: Bytes;
+  let signAttributes: (signedAttributesDer: Uint8Array) => Promise<Bytes>;
+  try {
+    await client.verifyPin('sign', password);
+    certificateDer = await client.readCertificate('sign');
+    signAttributes = (der) => client.signDigestInfo('sign', sha256DigestInfo(der));
+  } catch (e) {
+    if (e instanceof CardCommandError && !(e instanceof PinError) && e.sw === kSwFileNotFound) {
+      throw new CardActionError('NO_SIGNATURE_CERTIFICATE', cardActionMessage('NO_SIGNATURE_CERTIFICATE'), undefined, { cause: e });
+    }
+    throw e;
+  }
+  const certificate = pkijs.Certificate.fromBER(certificateDer);
+  const digest = createHash('sha256').update(document).digest();
+  const attributes = [
+    new pkijs.Attribute({ type: kCmsOids.contentType, values: [new asn1js.ObjectIdentifier({ value: kCmsOids.data })] }),
+    new pkijs.Attribute({ type: kCmsOids.signingTime, values: [new asn1js.UTCTime({ valueDate: signingTime })] }),
+    new pkijs.Attribute({ type: kCmsOids.messageDigest, values: [new asn1js.OctetString({ valueHex: digest })] }),
+  ];
+  // DER wants a SET OF in the order of its members' encodings.
+  const encoded = attributes.map((a) => ({ a, der: Buffer.from(a.toSchema().toBER()) }));
+  encoded.sort((x, y) => Buffer.compare(x.der, y.der));
+  const signedAttrs = new pkijs.SignedAndUnsignedAttributes({ type: 0, attributes: encoded.map((e) => e.a) });
+  // What is signed is the attributes as a SET (tag 31), not as the [0] they travel in.
+  const signedAttributesDer = new Uint8Array(signedAttrs.toSchema().toBER());
+  signedAttributesDer[0] = 0x31;
+  const signature = await signAttributes(signedAttributesDer);
+  const sha256 = (): pkijs.AlgorithmIdentifier => new pkijs.AlgorithmIdentifier({ algorithmId: kCmsOids.sha256, algorithmParams: new asn1js.Null() });
+  const signerInfo = new pkijs.SignerInfo({
+    version: 1,
+    sid: new pkijs.IssuerAndSerialNumber({ issuer: certificate.issuer, serialNumber: certificate.serialNumber }),
+    digestAlgorithm: sha256(),
+    signedAttrs,
+    signatureAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: kCmsOids.sha256WithRsa, algorithmParams: new asn1js.Null() }),
+    signature: new asn1js.OctetString({ valueHex: signature }),
+  });
+  const signedData = new pkijs.SignedData({
+    version: 1,
+    digestAlgorithms: [sha256()],
+    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: kCmsOids.data }),
+    certificates: [certificate],
+    signerInfos: [signerInfo],
+  });
+  const contentInfo = new pkijs.ContentInfo({ contentType: kCmsOids.signedData, content: signedData.toSchema(true) });
+  return new Uint8Array(contentInfo.toSchema().toBER());
 }
 
 /**

@@ -15,6 +15,7 @@ import { openPortalDatabase } from './db.js';
 import { PortalError, type PortalErrorCode } from './errors.js';
 import { QrEvents } from './qr-events.js';
 import { accountRoutes } from './routes/account.js';
+import { applicationRoutes } from './routes/applications.js';
 import { loginRoutes, type LoginRateLimit } from './routes/login.js';
 import { logoutRoutes } from './routes/logout.js';
 import { menuRoutes } from './routes/menu.js';
@@ -153,6 +154,7 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
     await browser.register(menuRoutes, { ctx });
     await browser.register(logoutRoutes, { ctx });
     await browser.register(qrRoutes, { ctx });
+    await browser.register(applicationRoutes, { ctx });
   });
   // ...and the public verification API, called by services rather than browsers, stays outside it.
   await app.register(verifyRoutes, { verifier: options.verifier, withDetail: ctx.testMode });

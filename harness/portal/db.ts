@@ -97,6 +97,51 @@ export const kMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 2,
+    name: 'applications, signing sessions, submissions',
+    sql: `
+      -- An online application (申請) of a logged-in person. \`document\` is the canonical JSON the
+      -- person signs (docs/portal-protocols.md, "Online application with an electronic signature");
+      -- \`cms\` the verified detached CMS SignedData over it, once signed.
+      CREATE TABLE applications (
+        id            TEXT PRIMARY KEY,
+        person_id     TEXT NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+        form          TEXT NOT NULL, -- JSON: the fields as entered
+        document      TEXT NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN ('draft', 'signed', 'submitted')),
+        cms           BLOB,
+        signed_at     TEXT,
+        created_at    TEXT NOT NULL,
+        updated_at    TEXT NOT NULL
+      );
+
+      -- A hand-off to the signing app (deep link or QR code), bound to the browser session that
+      -- started it; single use, 10 minutes.
+      CREATE TABLE signing_sessions (
+        id                 TEXT PRIMARY KEY,
+        token_hash         TEXT NOT NULL,
+        application_id     TEXT NOT NULL REFERENCES applications (id) ON DELETE CASCADE,
+        browser_session_id TEXT NOT NULL REFERENCES sessions (id) ON DELETE CASCADE,
+        state              TEXT NOT NULL CHECK (state IN ('waiting', 'signed', 'failed')),
+        fail_code          TEXT,
+        fail_message       TEXT,
+        created_at         TEXT NOT NULL,
+        expires_at         TEXT NOT NULL,
+        updated_at         TEXT NOT NULL
+      );
+
+      -- What was submitted, kept with its signature so it can be verified again later.
+      CREATE TABLE submissions (
+        id             TEXT PRIMARY KEY, -- the submission number shown to the person
+        application_id TEXT NOT NULL UNIQUE REFERENCES applications (id) ON DELETE CASCADE,
+        person_id      TEXT NOT NULL REFERENCES persons (id) ON DELETE CASCADE,
+        document       TEXT NOT NULL,
+        cms            BLOB NOT NULL,
+        submitted_at   TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 function checkMigrationList(migrations: readonly Migration[]): void {

@@ -44,6 +44,33 @@ export const kPortalErrors = {
   QR_EXPIRED: { status: 410, message: '2次元バーコードの有効期限が切れました。パソコンで2次元バーコードを表示し直してください。' },
   QR_ALREADY_USED: { status: 409, message: 'この2次元バーコードは既に使用されています。パソコンで2次元バーコードを表示し直してください。' },
   QR_SESSION_MISMATCH: { status: 403, message: 'この2次元バーコードは別のブラウザで表示されたものです。' },
+  APPLICATION_NOT_FOUND: { status: 404, message: '申請が見つかりません。最初から申請をやり直してください。' },
+  APPLICATION_NOT_SIGNED: { status: 409, message: '電子署名が済んでいません。「電子署名を行う」から電子署名を行ってください。' },
+  APPLICATION_ALREADY_SUBMITTED: { status: 409, message: 'この申請は既に送信されています。' },
+  SIGN_SESSION_UNKNOWN: { status: 404, message: '署名の依頼が見つかりません。申請画面で「電子署名を行う」を押し直してください。' },
+  SIGN_SESSION_EXPIRED: { status: 410, message: '署名の依頼の有効期限が切れました。申請画面で「電子署名を行う」を押し直してください。' },
+  SIGN_SESSION_USED: { status: 409, message: 'この署名の依頼は既に使用されています。申請画面で「電子署名を行う」を押し直してください。' },
+  SIGN_SESSION_MISMATCH: { status: 403, message: 'この署名の依頼は別のブラウザで表示されたものです。' },
+  CMS_INVALID: { status: 400, message: '電子署名の形式に誤りがあります。もう一度電子署名を行ってください。' },
+  DOCUMENT_MISMATCH: {
+    status: 401,
+    message: '申請内容と電子署名が一致しません。署名の後に申請内容が変更された可能性があります。電子署名を検証できませんでした。',
+  },
+  SIGN_CERTIFICATE_UNSUPPORTED: {
+    status: 401,
+    message: 'この電子証明書はご利用いただけません。マイナンバーカードの署名用電子証明書で電子署名を行ってください。',
+  },
+  SIGN_CERTIFICATE_EXPIRED: {
+    status: 401,
+    message: '署名用電子証明書の有効期限が切れています。お住まいの市区町村窓口で電子証明書の更新手続きを行ってください。',
+  },
+  SIGN_CERTIFICATE_REVOKED: {
+    status: 401,
+    message:
+      '署名用電子証明書が失効しています。住所・氏名などが変わる（転居・婚姻など）と署名用電子証明書は失効します。お住まいの市区町村窓口で署名用電子証明書の発行を受けてください。',
+  },
+  SIGN_SIGNATURE_MISMATCH: { status: 401, message: '電子署名を検証できませんでした。もう一度電子署名を行ってください。' },
+  SUBMISSION_NOT_FOUND: { status: 404, message: '申請の送信記録が見つかりません。' },
   INTERNAL_ERROR: { status: 500, message: 'システムエラーが発生しました。しばらく時間をおいてから、もう一度お試しください。' },
 } as const satisfies Record<string, PortalErrorEntry>;
 

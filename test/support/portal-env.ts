@@ -82,3 +82,22 @@ export async function startPortalEnv(options: { card?: string; reader?: (image: 
     },
   };
 }
+
+/**
+ * Logs `page` in with the card in the PC agent's reader, registering an account on the first login
+ * (B-01 → B-02 → 完了), and leaves it on the main menu.
+ */
+export async function logInWithCard(env: PortalEnv, page: Page, nickname = 'テスト利用者'): Promise<void> {
+  await page.goto(`${env.portal.url}/login`);
+  await page.getByTestId('login-ic-card').click();
+  await page.waitForURL(/\/(menu|account\/new)$/);
+  if (page.url().endsWith('/account/new')) {
+    await page.getByTestId('input-nickname').fill(nickname);
+    await page.getByTestId('input-email1').fill('test@example.com');
+    await page.getByTestId('input-email1Confirm').fill('test@example.com');
+    await page.getByTestId('confirm').click();
+    await page.getByTestId('register').click();
+    await page.getByTestId('menu-link').click();
+  }
+  await page.waitForURL(/\/menu$/);
+}

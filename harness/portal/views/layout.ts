@@ -5,7 +5,8 @@
  *
  * Screen numbers from the Mynaportal guide: A-02 (メインメニュー), B-01, B-02. The guide prints
  * none for the other screens; these are ours, in its pattern: T-01 トップ, L-01 ログイン,
- * L-02 ログアウト完了, B-03 登録完了, M-01 スマートフォン案内, E-01 エラー.
+ * L-02 ログアウト完了, B-03 登録完了, M-01 スマートフォン案内, E-01 エラー, and for the online application
+ * AP-01 入力, AP-02 確認 (電子署名), AP-03 完了, M-02 署名アプリ案内.
  */
 import { html, type SafeHtml } from '../html.js';
 

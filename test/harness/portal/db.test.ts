@@ -6,7 +6,7 @@ import { kMigrations, migrate, openPortalDatabase, type Migration } from '../../
 import { PortalStore } from '../../../harness/portal/store.js';
 import { tempDir } from '../../support/cards.js';
 
-const kTables = ['accounts', 'certificates', 'login_nonces', 'persons', 'qr_sessions', 'schema_migrations', 'sessions'];
+const kTables = ['accounts', 'applications', 'certificates', 'login_nonces', 'persons', 'qr_sessions', 'schema_migrations', 'sessions', 'signing_sessions', 'submissions'];
 
 function tables(db: Database.Database): string[] {
   return (db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").all() as { name: string }[]).map((r) => r.name);
