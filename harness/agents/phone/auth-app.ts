@@ -9,7 +9,8 @@ import { toBase64 } from '../../../iso7816/bytes.js';
 import type { CardConnection, Reader } from '../../readers/reader.js';
 import { readCardInfo, signNonceWithAuthKey, toCardActionError, type CardActionCode } from '../card-actions.js';
 import { parseStrictBase64 } from '../strict-base64.js';
-import { PhoneError, SimulatedPhone } from './simulated-phone.js';
+import { kExcerpt, PhoneError, requestJson } from './phone-http.js';
+import { SimulatedPhone } from './simulated-phone.js';
 
 /** The deep link's path under the IdP; the link is `<idp>/app/auth?tx=<transaction>&t=<token>`. */
 export const kAuthAppLinkPath = '/app/auth';
@@ -38,7 +39,6 @@ export interface AuthAppResult {
   client: string;
 }
 
-const kExcerpt = 200;
 
 export function parseAuthAppLink(link: string): AuthAppLink {
   let url: URL;
@@ -111,27 +111,6 @@ export class AuthApp {
   }
 
   private async _post(link: AuthAppLink, path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const url = `${link.idp}${path}`;
-    let response: Response;
-    let text: string;
-    try {
-      response = await this._fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) });
-      text = await response.text();
-    } catch (e) {
-      throw new PhoneError('PORTAL_UNREACHABLE', `${this.name}: cannot reach the IdP at ${url} (${(e as Error).message})`, 'phone', undefined, { cause: e });
-    }
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? {} : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    const fields = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-    if (!response.ok) {
-      if (fields && typeof fields.code === 'string') throw new PhoneError(fields.code, typeof fields.message === 'string' ? fields.message : `${path}: ${response.status}`, 'portal');
-      throw new PhoneError('PORTAL_ERROR', `${this.name}: ${path} answered ${response.status}: ${text.slice(0, kExcerpt)}`, 'portal');
-    }
-    if (!fields) throw new PhoneError('PORTAL_ERROR', `${this.name}: ${path} answered something other than a JSON object: ${text.slice(0, kExcerpt)}`, 'portal');
-    return fields;
+    return requestJson(this._fetch, this.name, `${link.idp}${path}`, { method: 'POST', body });
   }
 }

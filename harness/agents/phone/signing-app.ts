@@ -13,7 +13,8 @@ import { toBase64 } from '../../../iso7816/bytes.js';
 import type { CardConnection, Reader } from '../../readers/reader.js';
 import { signDocumentWithSignKey, toCardActionError, type CardActionCode } from '../card-actions.js';
 import { parseStrictBase64 } from '../strict-base64.js';
-import { PhoneError, SimulatedPhone } from './simulated-phone.js';
+import { kExcerpt, PhoneError, requestJson } from './phone-http.js';
+import { SimulatedPhone } from './simulated-phone.js';
 
 /** The deep-link scheme of the signing app. */
 export const kSigningScheme = 'jpkihil-sign:';
@@ -55,7 +56,6 @@ export interface SigningAppOptions {
   log?: (line: string) => void;
 }
 
-const kExcerpt = 200;
 
 /** Reads a hand-off: `jpkihil-sign://sign?s=&t=&portal=` or `<portal>/m/sign?s=&t=`; anything else is QR_INVALID. */
 export function parseSigningPayload(payload: string): SigningPayload {
@@ -179,32 +179,6 @@ export class SigningApp {
 
   /** JSON in and out; a `{ code, message }` refusal becomes a PhoneError with the portal's code. */
   private async _request(url: string, init: { method: 'GET' | 'POST'; body?: Record<string, unknown> }): Promise<Record<string, unknown>> {
-    let response: Response;
-    let text: string;
-    try {
-      response = await this._fetch(url, {
-        method: init.method,
-        headers: { accept: 'application/json', ...(init.body ? { 'content-type': 'application/json' } : {}) },
-        ...(init.body ? { body: JSON.stringify(init.body) } : {}),
-      });
-      text = await response.text();
-    } catch (e) {
-      throw new PhoneError('PORTAL_UNREACHABLE', `${this.name}: cannot reach the portal at ${url} (${(e as Error).message})`, 'phone', undefined, { cause: e });
-    }
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? {} : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    const fields = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-    if (!response.ok) {
-      if (fields && typeof fields.code === 'string') {
-        throw new PhoneError(fields.code, typeof fields.message === 'string' ? fields.message : `the portal answered ${response.status}`, 'portal');
-      }
-      throw new PhoneError('PORTAL_ERROR', `${this.name}: ${url} answered ${response.status}: ${text.slice(0, kExcerpt)}`, 'portal');
-    }
-    if (!fields) throw new PhoneError('PORTAL_ERROR', `${this.name}: ${url} answered with something other than a JSON object`, 'portal');
-    return fields;
+    return requestJson(this._fetch, this.name, url, init);
   }
 }

@@ -15,29 +15,15 @@ import { toBase64 } from '../../../iso7816/bytes.js';
 import type { CardConnection, Reader } from '../../readers/reader.js';
 import { readCardInfo, signNonceWithAuthKey, toCardActionError, type CardActionCode } from '../card-actions.js';
 import { parseStrictBase64 } from '../strict-base64.js';
+import { kExcerpt, PhoneError, requestJson } from './phone-http.js';
 
-/** Where a PhoneError came from: the card or reader, the portal's refusal, or the phone app itself. */
-export type PhoneErrorSource = 'card' | 'portal' | 'phone';
+export { PhoneError, type PhoneErrorSource } from './phone-http.js';
 
 /**
  * Codes of the phone's own failures; a portal refusal keeps the portal's code (QR_EXPIRED,
  * QR_ALREADY_USED, QR_UNKNOWN, …) and a card failure the card-action code.
  */
 export type PhoneOwnCode = 'BAD_IMAGE' | 'QR_NOT_FOUND' | 'QR_INVALID' | 'PORTAL_UNREACHABLE' | 'PORTAL_ERROR';
-
-export class PhoneError extends Error {
-  constructor(
-    readonly code: CardActionCode | PhoneOwnCode | (string & {}),
-    message: string,
-    readonly source: PhoneErrorSource,
-    /** With WRONG_PIN: tries the card has left. */
-    readonly triesLeft?: number,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'PhoneError';
-  }
-}
 
 export interface SimulatedPhoneOptions {
   /** The card as the phone reaches it (over NFC on a real phone). */
@@ -74,7 +60,6 @@ const jsQR = jsQRModule.default;
 const kQrLoginPath = '/m/qr-login';
 const kDefaultCardWaitMs = 5000;
 /** Enough of a portal's unexpected answer to tell what it was, not a whole error page. */
-const kExcerpt = 200;
 
 /** Reads the QR payload; a QR that is not a login QR of this protocol is QR_INVALID. */
 export function parseQrLoginPayload(payload: string): QrLoginPayload {
@@ -183,34 +168,6 @@ export class SimulatedPhone {
 
   /** POSTs JSON; a `{ code, message }` error answer becomes a PhoneError with the portal's code. */
   private async _post(qr: QrLoginPayload, path: string, body: Record<string, unknown>): Promise<Record<string, unknown>> {
-    const url = `${qr.portal}${path}`;
-    let response: Response;
-    let text: string;
-    try {
-      response = await this._fetch(url, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', accept: 'application/json' },
-        body: JSON.stringify(body),
-      });
-      text = await response.text();
-    } catch (e) {
-      throw new PhoneError('PORTAL_UNREACHABLE', `${this.name}: cannot reach the portal at ${url} (${(e as Error).message})`, 'phone', undefined, { cause: e });
-    }
-    let parsed: unknown;
-    try {
-      parsed = text === '' ? {} : JSON.parse(text);
-    } catch {
-      parsed = undefined;
-    }
-    const fields = typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined;
-    if (!response.ok) {
-      if (fields && typeof fields.code === 'string') {
-        const message = typeof fields.message === 'string' ? fields.message : `the portal refused ${path} with ${response.status}`;
-        throw new PhoneError(fields.code, message, 'portal');
-      }
-      throw new PhoneError('PORTAL_ERROR', `${this.name}: ${path} answered ${response.status}: ${text.slice(0, kExcerpt)}`, 'portal');
-    }
-    if (!fields) throw new PhoneError('PORTAL_ERROR', `${this.name}: ${path} answered ${response.status} with something other than a JSON object: ${text.slice(0, kExcerpt)}`, 'portal');
-    return fields;
+    return requestJson(this._fetch, this.name, `${qr.portal}${path}`, { method: 'POST', body });
   }
 }
