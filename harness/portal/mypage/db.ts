@@ -1,0 +1,70 @@
+/**
+ * My Page's SQLite database and its numbered migrations, in the portal's pattern (../db.ts): each
+ * migration applied once, in one transaction with its row in `schema_migrations`; new tables go in
+ * a new migration at the end; an applied migration is never edited.
+ */
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+
+export type MyPageDatabase = Database.Database;
+
+interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const kMyPageMigrations: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'accounts',
+    sql: `
+      CREATE TABLE accounts (
+        id            TEXT PRIMARY KEY,
+        email         TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL, -- scrypt$<salt>$<hash>, base64url
+        nickname      TEXT NOT NULL,
+        created_at    TEXT NOT NULL
+      );
+    `,
+  },
+  {
+    version: 2,
+    name: 'card links and the digital post box',
+    sql: `
+      -- One card per account and one account per card: the card is known by its authentication
+      -- certificate (issuer and serial), the person by the basic 4 the card-info AP signed.
+      CREATE TABLE card_links (
+        account_id      TEXT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+        certificate_key TEXT NOT NULL UNIQUE,
+        name            TEXT NOT NULL,
+        address         TEXT NOT NULL,
+        birth           TEXT NOT NULL,
+        sex             TEXT NOT NULL,
+        linked_at       TEXT NOT NULL
+      );
+      CREATE TABLE post_boxes (
+        account_id TEXT PRIMARY KEY REFERENCES accounts (id) ON DELETE CASCADE,
+        enabled_at TEXT NOT NULL
+      );
+    `,
+  },
+];
+
+export function openMyPageDatabase(path: string): MyPageDatabase {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('foreign_keys = ON');
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
+  for (const migration of kMyPageMigrations) {
+    if (applied.has(migration.version)) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, new Date().toISOString());
+    })();
+  }
+  return db;
+}

@@ -1,0 +1,55 @@
+/**
+ * My Page's one error registry: stable codes for tests, the phone app and reports, Japanese
+ * messages for people. Form refusals re-render the form with the message; the rest show the error
+ * page, or JSON under /api/.
+ */
+
+export const kMyPageErrors = {
+  BAD_REQUEST: { status: 400, message: '入力内容を確認してください。' },
+  CSRF_INVALID: { status: 403, message: '画面の有効期限が切れました。最初からやり直してください。' },
+  NOT_FOUND: { status: 404, message: 'ページが見つかりません。' },
+  LOGIN_REQUIRED: { status: 401, message: 'ログインしてください。' },
+  STEP_OUT_OF_ORDER: { status: 409, message: 'アカウント作成の手順を最初からやり直してください。' },
+  ACCOUNT_TYPE_UNSUPPORTED: { status: 400, message: 'このテスト環境ではメールアドレスのアカウントのみ作成できます。' },
+  EMAIL_INVALID: { status: 400, message: 'メールアドレスを正しく入力してください。' },
+  EMAIL_TAKEN: { status: 409, message: 'このメールアドレスはすでに登録されています。' },
+  PASSWORD_WEAK: { status: 400, message: 'パスワードは英字と数字を含む8文字以上で入力してください。' },
+  NICKNAME_INVALID: { status: 400, message: 'ニックネームは1文字以上20文字以内で入力してください。' },
+  CODE_WRONG: { status: 400, message: '確認コードが正しくありません。' },
+  CODE_EXHAUSTED: { status: 429, message: '確認コードの入力回数の上限に達しました。確認コードを再送してください。' },
+  CODE_EXPIRED: { status: 410, message: '確認コードの有効期限が切れました。確認コードを再送してください。' },
+  LOGIN_FAILED: { status: 401, message: 'メールアドレスまたはパスワードが正しくありません。' },
+  LINK_REQUIRED: { status: 409, message: 'デジタル郵便受け（POST）をご利用になる場合は、マイナンバーカード連携が必要です。' },
+  AGREEMENT_REQUIRED: { status: 400, message: '利用規約に同意してください。' },
+  TRANSACTION_UNKNOWN: { status: 404, message: '連携の二次元コードが無効です。SENDAIポータルで「連携する」からやり直してください。' },
+  TRANSACTION_EXPIRED: { status: 410, message: '連携の二次元コードの有効期限が切れました。SENDAIポータルで「連携する」からやり直してください。' },
+  TRANSACTION_USED: { status: 409, message: 'この二次元コードはすでに使われています。SENDAIポータルで「連携する」からやり直してください。' },
+  TRANSACTION_STATE: { status: 409, message: '連携の手順が正しくありません。アプリでもう一度読み取ってください。' },
+  SIGNATURE_MISMATCH: { status: 400, message: 'マイナンバーカードによる認証に失敗しました（署名を確認できません）。' },
+  UNSUPPORTED_CERTIFICATE: { status: 400, message: 'マイナンバーカードの利用者証明用電子証明書を確認できません。' },
+  CERTIFICATE_EXPIRED: { status: 400, message: 'マイナンバーカードの利用者証明用電子証明書の有効期限が切れています。市区町村の窓口で更新してください。' },
+  CERTIFICATE_REVOKED: { status: 400, message: 'マイナンバーカードの利用者証明用電子証明書が失効しています。' },
+  CARD_INFO_INVALID: { status: 400, message: 'マイナンバーカードの券面事項を確認できませんでした。' },
+  CARD_ALREADY_LINKED: { status: 409, message: 'このマイナンバーカードはすでに別のアカウントに連携されています。連携済みのアカウントでログインしてください。' },
+  INTERNAL_ERROR: { status: 500, message: 'エラーが発生しました。しばらくしてからお試しください。' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type MyPageErrorCode = keyof typeof kMyPageErrors;
+
+export class MyPageError extends Error {
+  readonly status: number;
+  constructor(
+    readonly code: MyPageErrorCode,
+    readonly detail?: string,
+    /** Shown after the registry's message, e.g. the tries left. */
+    readonly note?: string,
+  ) {
+    super(detail ? `${code}: ${detail}` : code);
+    this.name = 'MyPageError';
+    this.status = kMyPageErrors[code].status;
+  }
+
+  get userMessage(): string {
+    return this.note ? `${kMyPageErrors[this.code].message}${this.note}` : kMyPageErrors[this.code].message;
+  }
+}
