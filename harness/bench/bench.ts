@@ -3,12 +3,16 @@
  * APDU path in-process, and through pcscd and vpcd with and without the quickack round-trip fix,
  * next to `openssl speed rsa2048` measured in the same run.
  */
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { CardImage } from '../../emulator/index.js';
 import { kQuickackHost, quickackRouteActive } from '../readers/pcsc-environment.js';
 import { issueThrowawayCard } from '../readers/throwaway-card.js';
 import { withServedVpcdCard } from '../readers/vpcd-round-trip.js';
 import { apduRate, signRate, type Rate } from './apdu-loops.js';
 import { opensslSpeed } from './openssl-speed.js';
+import type { SignWorkerInput } from './sign-worker.js';
 
 export interface Figure {
   value: number | null;
@@ -18,8 +22,10 @@ export interface Figure {
 export interface BenchResult {
   date: string;
   node: string;
-  openssl: { single: Figure };
-  inprocess: { apduPerSec: Figure; signPerSec: Figure };
+  /** Worker threads (and openssl processes) of the multi figures: the machine's cores. */
+  workers: number;
+  openssl: { single: Figure; multi: Figure };
+  inprocess: { apduPerSec: Figure; signPerSec: Figure; single: Figure; multi: Figure };
   pcsc: { apduPerSec: Figure; signPerSec: Figure; apduMedianMs: Figure };
   pcscWithoutFix: { apduPerSec: Figure; signPerSec: Figure; apduMedianMs: Figure };
 }
@@ -27,8 +33,31 @@ export interface BenchResult {
 export interface BenchOptions {
   /** Seconds each measurement may take at most. */
   seconds: number;
+  /** Worker threads for the multi figures (default: the machine's cores). */
+  workers: number;
   pcsc: boolean;
   progress: (line: string) => void;
+}
+
+/** Signatures per second of `workers` threads signing at once, each with its own copy of the card. */
+async function workerSignRate(image: CardImage, pin: string, workers: number, seconds: number): Promise<number> {
+  const script = new URL('./sign-worker.js', import.meta.url);
+  if (!existsSync(fileURLToPath(script))) throw new Error(`${fileURLToPath(script)} is missing: build with npm run setup`);
+  const rates = await Promise.all(
+    Array.from(
+      { length: workers },
+      () =>
+        new Promise<Rate>((resolve, reject) => {
+          const worker = new Worker(script, { workerData: { image, pin, seconds } satisfies SignWorkerInput });
+          worker.once('message', (rate: Rate) => resolve(rate));
+          worker.once('error', reject);
+          worker.once('exit', (code) => {
+            if (code !== 0) reject(new Error(`a signing worker exited with ${code}`));
+          });
+        }),
+    ),
+  );
+  return rates.reduce((sum, r) => sum + r.perSec, 0);
 }
 
 const figure = (value: number): Figure => ({ value: Math.round(value * 100) / 100 });
@@ -51,8 +80,9 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     const result: BenchResult = {
       date: new Date().toISOString(),
       node: process.versions.node,
-      openssl: { single: missing('not measured') },
-      inprocess: { apduPerSec: missing('not measured'), signPerSec: missing('not measured') },
+      workers: options.workers,
+      openssl: { single: missing('not measured'), multi: missing('not measured') },
+      inprocess: { apduPerSec: missing('not measured'), signPerSec: missing('not measured'), single: missing('not measured'), multi: missing('not measured') },
       pcsc: { apduPerSec: missing('not measured'), signPerSec: missing('not measured'), apduMedianMs: missing('not measured') },
       pcscWithoutFix: { apduPerSec: missing('not measured'), signPerSec: missing('not measured'), apduMedianMs: missing('not measured') },
     };
@@ -63,11 +93,24 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     } catch (e) {
       result.openssl.single = missing(`openssl speed failed: ${(e as Error).message}`);
     }
+    say(`openssl speed -multi ${options.workers} rsa2048 (${options.seconds} s)`);
+    try {
+      result.openssl.multi = figure((await opensslSpeed({ seconds: options.seconds, processes: options.workers })).signPerSec);
+    } catch (e) {
+      result.openssl.multi = missing(`openssl speed -multi failed: ${(e as Error).message}`);
+    }
 
     say('in-process: APDU round trips and signatures');
     const channel = card.inProcess();
     result.inprocess.apduPerSec = figure((await apduRate(channel, { count: 200_000, maxSeconds: options.seconds })).perSec);
     result.inprocess.signPerSec = figure((await signRate(channel, pin, { count: 100_000, maxSeconds: options.seconds })).perSec);
+    result.inprocess.single = result.inprocess.signPerSec;
+    say(`in-process: signatures in ${options.workers} worker threads`);
+    try {
+      result.inprocess.multi = figure(await workerSignRate(image, pin, options.workers, options.seconds));
+    } catch (e) {
+      result.inprocess.multi = missing(`worker threads failed: ${(e as Error).message}`);
+    }
 
     if (!options.pcsc) {
       const reason = 'skipped (--no-pcsc)';
@@ -115,7 +158,9 @@ export function formatBench(r: BenchResult): string {
   const rows: [string, string, string, string][] = [
     ['path', 'APDU/s', 'signatures/s', 'signatures ÷ openssl'],
     ['openssl speed rsa2048 (1 process)', '', show(o), '1.00x'],
+    [`openssl speed rsa2048 (-multi ${r.workers})`, '', show(r.openssl.multi), ratio(r.openssl.multi, o)],
     ['in-process emulator', show(r.inprocess.apduPerSec), show(r.inprocess.signPerSec), ratio(r.inprocess.signPerSec, o)],
+    [`in-process emulator, ${r.workers} worker threads`, '', show(r.inprocess.multi), ratio(r.inprocess.multi, o)],
     ['pcscd + vpcd, quickack route', show(r.pcsc.apduPerSec), show(r.pcsc.signPerSec), ratio(r.pcsc.signPerSec, o)],
     ['pcscd + vpcd, stock (no fix)', show(r.pcscWithoutFix.apduPerSec), show(r.pcscWithoutFix.signPerSec), ratio(r.pcscWithoutFix.signPerSec, o)],
   ];
@@ -123,5 +168,6 @@ export function formatBench(r: BenchResult): string {
   const lines = rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
   lines.push('', `median APDU round trip through pcscd: ${show(r.pcsc.apduMedianMs, ' ms')} with the fix, ${show(r.pcscWithoutFix.apduMedianMs, ' ms')} without`);
+  lines.push(`${r.workers} worker threads ÷ openssl -multi ${r.workers}: ${ratio(r.inprocess.multi, r.openssl.multi)}`);
   return lines.join('\n');
 }

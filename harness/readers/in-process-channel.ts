@@ -2,7 +2,7 @@
  * The emulated card reached directly in this process: the fastest path, and the one CI uses.
  * Powering on happens at construction, as inserting a card into a reader would.
  */
-import type { Card } from '../../emulator/index.js';
+import { createMemoryCard, type Card, type CardImage } from '../../emulator/index.js';
 import type { ApduChannel } from '../jpki/jpki-client.js';
 
 export class InProcessChannel implements ApduChannel {
@@ -12,4 +12,9 @@ export class InProcessChannel implements ApduChannel {
   transmit(command: Uint8Array): Promise<Uint8Array> {
     return Promise.resolve(this.card.transmit(command));
   }
+}
+
+/** A powered in-memory copy of a card image, for code that has an image but no card (bench workers). */
+export function channelForImage(image: CardImage): InProcessChannel {
+  return new InProcessChannel(createMemoryCard(image));
 }

@@ -1,5 +1,6 @@
 /** `jpki-hil bench` (also `npm run bench`): signing and APDU throughput, as ratios to openssl in the same run. */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { formatBench, runBench } from '../../bench/bench.js';
@@ -13,6 +14,7 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
       y
         .option('seconds', { type: 'number', default: 3, describe: 'Longest time for each measurement' })
         .option('pcsc', { type: 'boolean', default: true, describe: 'Measure through pcscd and vpcd (--no-pcsc to skip)' })
+        .option('workers', { type: 'number', default: availableParallelism(), defaultDescription: 'the number of cores', describe: 'Worker threads (and openssl processes) for the multi figures' })
         .option('json', { type: 'string', describe: 'Also write the figures as JSON to this file' })
         .example('$0 bench --json out/bench.json', ''),
     async (args) => {
@@ -21,7 +23,12 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         ctx.exitCode = 2;
         return;
       }
-      const result = await runBench({ seconds: args.seconds, pcsc: args.pcsc, progress: (line) => ctx.io.err(`bench: ${line}`) });
+      if (!(Number.isInteger(args.workers) && args.workers >= 1 && args.workers <= 256)) {
+        ctx.io.err('jpki-hil: --workers must be a whole number from 1 to 256');
+        ctx.exitCode = 2;
+        return;
+      }
+      const result = await runBench({ seconds: args.seconds, workers: args.workers, pcsc: args.pcsc, progress: (line) => ctx.io.err(`bench: ${line}`) });
       ctx.io.out(formatBench(result));
       if (args.json) {
         const path = resolve(args.json);
