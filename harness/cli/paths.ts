@@ -1,23 +1,7 @@
 /** Locations the CLI uses by default, relative to the package and to the working directory. */
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { resolve } from 'node:path';
 
-/** The package root, found from this file whether it runs from dist/ or from the sources. */
-function findPackageRoot(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (;;) {
-    const manifest = join(dir, 'package.json');
-    if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'jpki-hil') return dir;
-    const parent = dirname(dir);
-    if (parent === dir) throw new Error('cannot find the jpki-hil package root above ' + fileURLToPath(import.meta.url));
-    dir = parent;
-  }
-}
-
-export const kPackageRoot = findPackageRoot();
-
-export const kCardDefinitionsDir = join(kPackageRoot, 'scenarios', 'cards');
+export { kCardDefinitionsDir, kPackageRoot } from '../package-root.js';
 
 /** Run output and generated state go under out/ in the working directory. */
 export function outDir(...parts: string[]): string {
