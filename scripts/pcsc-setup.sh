@@ -13,7 +13,8 @@ say() { if [ "$quiet" = 0 ]; then echo "setup: $*"; fi; }
 warn() { echo "setup: $*" >&2; }
 
 if [ "$phase" != services ]; then
-packages=(pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev)
+# libxml2-utils: xmllint checks the JUnit reports against their schema in the tests.
+packages=(pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev libxml2-utils)
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
