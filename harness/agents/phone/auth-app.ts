@@ -9,7 +9,7 @@ import { toBase64 } from '../../../iso7816/bytes.js';
 import type { CardConnection, Reader } from '../../readers/reader.js';
 import { readCardInfo, signNonceWithAuthKey, toCardActionError, type CardActionCode } from '../card-actions.js';
 import { parseStrictBase64 } from '../strict-base64.js';
-import { kExcerpt, PhoneError, requestJson } from './phone-http.js';
+import { PhoneError, parseTransactionLink, requestJson } from './phone-http.js';
 import { SimulatedPhone } from './simulated-phone.js';
 
 /** The deep link's path under the IdP; the link is `<idp>/app/auth?tx=<transaction>&t=<token>`. */
@@ -41,18 +41,8 @@ export interface AuthAppResult {
 
 
 export function parseAuthAppLink(link: string): AuthAppLink {
-  let url: URL;
-  try {
-    url = new URL(link);
-  } catch {
-    throw new PhoneError('QR_INVALID', `"${link.slice(0, kExcerpt)}" is not a URL`, 'phone');
-  }
-  const transaction = url.searchParams.get('tx');
-  const token = url.searchParams.get('t');
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.pathname.endsWith(kAuthAppLinkPath) || !transaction || !token) {
-    throw new PhoneError('QR_INVALID', `${link.slice(0, kExcerpt)} is not an authentication link <idp>${kAuthAppLinkPath}?tx=<id>&t=<token>`, 'phone');
-  }
-  return { idp: `${url.origin}${url.pathname.slice(0, -kAuthAppLinkPath.length)}`, transaction, token };
+  const { base, transaction, token } = parseTransactionLink(link, kAuthAppLinkPath, 'an authentication link <idp>');
+  return { idp: base, transaction, token };
 }
 
 export class AuthApp {

@@ -58,3 +58,22 @@ export async function requestJson(
   if (!fields) throw new PhoneError('PORTAL_ERROR', `${who}: ${url} answered ${response.status} with something other than a JSON object: ${text.slice(0, kExcerpt)}`, 'portal');
   return fields;
 }
+
+/**
+ * A hand-off link `<server><path>?tx=<id>&t=<token>` (QR code or deep link) → the server's base URL,
+ * the transaction and its one-time token; anything else is QR_INVALID naming the expected form.
+ */
+export function parseTransactionLink(link: string, path: string, what: string): { base: string; transaction: string; token: string } {
+  let url: URL;
+  try {
+    url = new URL(link);
+  } catch {
+    throw new PhoneError('QR_INVALID', `"${link.slice(0, kExcerpt)}" is not a URL`, 'phone');
+  }
+  const transaction = url.searchParams.get('tx');
+  const token = url.searchParams.get('t');
+  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.pathname.endsWith(path) || !transaction || !token) {
+    throw new PhoneError('QR_INVALID', `${link.slice(0, kExcerpt)} is not ${what} ${path}?tx=<id>&t=<token>`, 'phone');
+  }
+  return { base: `${url.origin}${url.pathname.slice(0, -path.length)}`, transaction, token };
+}

@@ -15,7 +15,7 @@ import { toBase64 } from '../../../iso7816/bytes.js';
 import type { CardConnection, Reader } from '../../readers/reader.js';
 import { readCardInfo, signNonceWithAuthKey, toCardActionError } from '../card-actions.js';
 import { parseStrictBase64 } from '../strict-base64.js';
-import { kExcerpt, PhoneError, requestJson } from './phone-http.js';
+import { PhoneError, parseTransactionLink, requestJson } from './phone-http.js';
 import { SimulatedPhone } from './simulated-phone.js';
 
 /** The deep link's path under the portal; the link is `<portal>/xid/link?tx=<transaction>&t=<token>`. */
@@ -57,18 +57,8 @@ export function xidPinProblem(pin: string): string | undefined {
 }
 
 export function parseXidLink(link: string): XidLink {
-  let url: URL;
-  try {
-    url = new URL(link);
-  } catch {
-    throw new PhoneError('QR_INVALID', `"${link.slice(0, kExcerpt)}" is not a URL`, 'phone');
-  }
-  const transaction = url.searchParams.get('tx');
-  const token = url.searchParams.get('t');
-  if ((url.protocol !== 'http:' && url.protocol !== 'https:') || !url.pathname.endsWith(kXidLinkPath) || !transaction || !token) {
-    throw new PhoneError('QR_INVALID', `${link.slice(0, kExcerpt)} is not a linking link <portal>${kXidLinkPath}?tx=<id>&t=<token>`, 'phone');
-  }
-  return { portal: `${url.origin}${url.pathname.slice(0, -kXidLinkPath.length)}`, transaction, token };
+  const { base, transaction, token } = parseTransactionLink(link, kXidLinkPath, 'a linking link <portal>');
+  return { portal: base, transaction, token };
 }
 
 export class XidApp {
