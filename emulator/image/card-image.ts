@@ -29,6 +29,19 @@ export interface IdentitySummary {
 
 export type Lifecycle = 'active' | 'terminated';
 
+/** Which JPKI key slots hold a private key that does not match their certificate. */
+export type WrongKey = 'auth' | 'sign' | 'both';
+export const kWrongKeyChoices: readonly WrongKey[] = ['auth', 'sign', 'both'];
+
+/**
+ * Defects the card definition asked for on purpose, recorded so that anything reading the image
+ * (people, `card show`, a future key/certificate consistency check) knows they are intended.
+ */
+export interface CardDefects {
+  /** These slots' private keys were generated apart from the key pair their certificate certifies. */
+  wrongKey?: WrongKey | undefined;
+}
+
 export interface CardImage {
   format: typeof kImageFormat;
   version: typeof kImageVersion;
@@ -54,6 +67,8 @@ export interface CardImage {
     juki: { records: string[] };
   };
   pins: Record<PinId, PinState>;
+  /** Absent on a sound card; see CardDefects. */
+  defects?: CardDefects | undefined;
 }
 
 /** A problem in a card image, naming the field: `pins.auth.remaining: must be an integer from 0 to 3`. */
@@ -121,7 +136,11 @@ function options(value: Json, field: string): CardOptions {
   return out as unknown as CardOptions;
 }
 
-/** Checks a parsed JSON value and returns it typed; throws CardImageError naming the first bad field. */
+/**
+ * Checks a parsed JSON value and returns it typed; throws CardImageError naming the first bad field.
+ * It checks the shape only: it does not match private keys against certificates, so a card issued
+ * with `defects.wrongKey` loads like any other (any such check must skip the slots named there).
+ */
 export function validateCardImage(value: Json, file?: string): CardImage {
   try {
     const root = obj(value, '(root)');
@@ -157,6 +176,17 @@ export function validateCardImage(value: Json, file?: string): CardImage {
     for (const id of kPinIds) pinState(pins[id], `pins.${id}`);
     for (const id of Object.keys(pins)) {
       if (!(kPinIds as readonly string[]).includes(id)) throw new CardImageError(`pins.${id}`, `unknown PIN (known: ${kPinIds.join(', ')})`);
+    }
+    if (root.defects !== undefined) {
+      const defects = obj(root.defects, 'defects');
+      for (const key of Object.keys(defects)) if (key !== 'wrongKey') throw new CardImageError(`defects.${key}`, 'unknown defect (known: wrongKey)');
+      const wrongKey = defects.wrongKey;
+      if (wrongKey !== undefined && !kWrongKeyChoices.includes(wrongKey as WrongKey)) {
+        throw new CardImageError('defects.wrongKey', `must be one of ${kWrongKeyChoices.join(', ')}`);
+      }
+      if ((wrongKey === 'sign' || wrongKey === 'both') && keys.sign === undefined) {
+        throw new CardImageError('defects.wrongKey', `"${wrongKey}" names the signature key, which this card does not have`);
+      }
     }
     return { ...(root as unknown as CardImage), options: opts };
   } catch (e) {

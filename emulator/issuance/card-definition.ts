@@ -8,6 +8,7 @@ import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { kPinIds, type PinId } from '../card/file-system.js';
 import { kCardOptionChoices, type CardOptions } from '../card/options.js';
+import { kWrongKeyChoices, type CardDefects, type WrongKey } from '../image/card-image.js';
 import type { Sex } from './identity.js';
 
 export type RevocationReason =
@@ -78,6 +79,11 @@ export interface CardDefinition {
   };
   cardInfo: { myNumberTagByte: 0xff | 0xdf; myNumberTrailer: string };
   options: Partial<CardOptions>;
+  /**
+   * Deliberate defects, for testing that a relying party rejects a broken card: `wrongKey` stores,
+   * for the slot(s) named, a private key that does not match the certificate. Empty on a sound card.
+   */
+  defects: CardDefects;
 }
 
 export class CardDefinitionError extends Error {
@@ -97,9 +103,10 @@ export const kDefaultDefinition: CardDefinition = {
   card: { atr: kAtrPresets.contactless, lifecycle: 'active' },
   cardInfo: { myNumberTagByte: 0xff, myNumberTrailer: '0000' },
   options: {},
+  defects: {},
 };
 
-const kTopKeys = ['id', 'description', 'identity', 'pins', 'tries', 'certificates', 'card', 'cardInfo', 'options'];
+const kTopKeys = ['id', 'description', 'identity', 'pins', 'tries', 'certificates', 'card', 'cardInfo', 'options', 'defects'];
 
 /** Reads and validates a YAML (or JSON) card definition; errors name file, line and field. */
 export function loadCardDefinition(path: string): CardDefinition {
@@ -164,6 +171,8 @@ export function parseCardDefinition(raw: unknown, defaultId: string, fail: Fail)
   const cardInfo = section('cardInfo');
   only(cardInfo, 'cardInfo', ['myNumberTagByte', 'myNumberTrailer']);
   const options = section('options');
+  const defects = section('defects');
+  only(defects, 'defects', ['wrongKey']);
 
   const triesOut: CardDefinition['tries'] = {};
   for (const [pin, v] of Object.entries(tries)) {
@@ -203,6 +212,11 @@ export function parseCardDefinition(raw: unknown, defaultId: string, fail: Fail)
     const choices = (kCardOptionChoices as Record<string, readonly unknown[]>)[k];
     if (!choices) fail(`options.${k}`, `unknown option (known: ${Object.keys(kCardOptionChoices).join(', ')})`);
     if (!choices.includes(v)) fail(`options.${k}`, `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`);
+  }
+
+  const wrongKey = defects.wrongKey;
+  if (wrongKey !== undefined && wrongKey !== null && !kWrongKeyChoices.includes(wrongKey as WrongKey)) {
+    fail('defects.wrongKey', `${JSON.stringify(wrongKey)} is not one of ${kWrongKeyChoices.join(', ')} (the slot whose private key does not match its certificate)`);
   }
 
   const sex = text(identity, 'identity', 'sex', /^[129]$/, '1 (male), 2 (female) or 9 (not applicable)');
@@ -245,5 +259,6 @@ export function parseCardDefinition(raw: unknown, defaultId: string, fail: Fail)
       myNumberTrailer: trailer ?? d.cardInfo.myNumberTrailer,
     },
     options: options as Partial<CardOptions>,
+    defects: wrongKey === undefined || wrongKey === null ? {} : { wrongKey: wrongKey as WrongKey },
   };
 }

@@ -2,7 +2,7 @@
  * Issuance: turns a card definition into a card image, as the municipal office and J-LIS do —
  * key pairs generated for the card, certificates from the test CA, the card-info AP files, PINs
  * set by the holder — and applies what the definition asks for (revocations, expired
- * certificates, blocked PINs).
+ * certificates, blocked PINs, a private key that does not match its certificate).
  */
 import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPair, randomInt, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -105,6 +105,11 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
   const age = ageOn(identity.birth, issued);
   if (age < 0) throw new RangeError(`the holder is born (${identity.birth}) after the card is issued (${jstDate(issued)})`);
   const withSignature = definition.certificates.signature ?? age >= 15;
+  // A deliberately broken card (defects.wrongKey): the certificate certifies one key pair, but
+  // the card keeps a second, unrelated private key for that slot, so its signatures do not verify.
+  const wrongKey = definition.defects.wrongKey;
+  const wrongSlots = { auth: wrongKey === 'auth' || wrongKey === 'both', sign: wrongKey === 'sign' || wrongKey === 'both' };
+  if (wrongSlots.sign && !withSignature) throw new RangeError(`defects.wrongKey: "${wrongKey}" names the signature key, and the card has no signature certificate`);
 
   // The card itself: 10 years for adults, 5 below 18; a foreign resident's ends with the stay.
   const cardExpiry =
@@ -116,11 +121,15 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
   const byBirthday = new Date(birthdayAfter(identity.birth, issued, 5).getTime() - 1000);
   const certificateEnd = notAfter ?? (byBirthday < cardEnd ? byBirthday : cardEnd);
 
-  const [authKey, signKey, apKey] = await Promise.all([
+  const [authKey, signKey, apKey, wrongAuthKey, wrongSignKey] = await Promise.all([
     generateCardKey(),
     withSignature ? generateCardKey() : Promise.resolve(undefined),
     cardInfoKey(ca),
+    wrongSlots.auth ? generateCardKey() : Promise.resolve(undefined),
+    wrongSlots.sign ? generateCardKey() : Promise.resolve(undefined),
   ]);
+  const cardAuthKey = wrongAuthKey ?? authKey;
+  const cardSignKey = wrongSignKey ?? signKey;
   const certificates = issueCardCertificates(ca, {
     identity,
     authKey: createPublicKey(authKey),
@@ -194,13 +203,14 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
     },
     cardExpiry,
     applets: {
-      jpki: { files: jpkiFiles, keys: { auth: pem(authKey), sign: signKey ? pem(signKey) : undefined } },
+      jpki: { files: jpkiFiles, keys: { auth: pem(cardAuthKey), sign: cardSignKey ? pem(cardSignKey) : undefined } },
       kenhojo: { files: encodeFiles(info.kenhojo) },
       kenkaku: { files: encodeFiles(info.kenkaku) },
       juki: { records: [toBase64(concat(info.jukiRecord))] },
     },
     pins,
   };
+  if (wrongKey) image.defects = { wrongKey };
   return {
     image,
     serials: {
