@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type LaunchOptions } from 'playwright-core';
+import { chromium, type Browser, type BrowserContext, type LaunchOptions } from 'playwright-core';
 
 export const kChromiumArgs = [
   '--no-sandbox',
@@ -32,25 +32,45 @@ export interface LaunchedBrowser {
   close(): Promise<void>;
 }
 
-/** A persistent context in a fresh user-data directory, removed again on close. */
-export async function launchChromium(options: { headless?: boolean; slowMo?: number } = {}): Promise<LaunchedBrowser> {
-  const userDataDir = mkdtempSync(join(tmpdir(), 'jpki-hil-chromium-'));
+function launchOptions(options: { headless?: boolean; slowMo?: number }): LaunchOptions & { headless: boolean } {
   const executablePath = chromiumExecutable();
-  const launch: LaunchOptions & { headless: boolean } = {
+  return {
     headless: options.headless ?? true,
     args: kChromiumArgs,
     ...(options.slowMo ? { slowMo: options.slowMo } : {}),
     ...(executablePath ? { executablePath } : {}),
   };
+}
+
+function launchFailure(e: unknown): Error {
+  const executablePath = chromiumExecutable();
+  const hint = executablePath
+    ? `Chromium at ${executablePath} did not start`
+    : 'no Chromium found: install Debian\'s (sudo apt-get install -y chromium), set JPKI_HIL_CHROMIUM, or install Playwright\'s browser';
+  return new Error(`${hint}: ${(e as Error).message.split('\n')[0]}`);
+}
+
+/**
+ * A browser for many isolated contexts (the runner gives each scenario its own): Playwright keeps
+ * its profile in a fresh temporary directory and removes it on close.
+ */
+export async function launchBrowser(options: { headless?: boolean; slowMo?: number } = {}): Promise<Browser> {
+  try {
+    return await chromium.launch(launchOptions(options));
+  } catch (e) {
+    throw launchFailure(e);
+  }
+}
+
+/** A persistent context in a fresh user-data directory, removed again on close. */
+export async function launchChromium(options: { headless?: boolean; slowMo?: number } = {}): Promise<LaunchedBrowser> {
+  const userDataDir = mkdtempSync(join(tmpdir(), 'jpki-hil-chromium-'));
   let context: BrowserContext;
   try {
-    context = await chromium.launchPersistentContext(userDataDir, launch);
+    context = await chromium.launchPersistentContext(userDataDir, launchOptions(options));
   } catch (e) {
     rmSync(userDataDir, { recursive: true, force: true });
-    const hint = executablePath
-      ? `Chromium at ${executablePath} did not start`
-      : 'no Chromium found: install Debian\'s (sudo apt-get install -y chromium), set JPKI_HIL_CHROMIUM, or install Playwright\'s browser';
-    throw new Error(`${hint}: ${(e as Error).message.split('\n')[0]}`);
+    throw launchFailure(e);
   }
   return {
     context,

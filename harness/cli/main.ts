@@ -13,6 +13,7 @@ import { registerDoctorCommand } from './commands/doctor.js';
 import { registerMyPageCommand } from './commands/mypage.js';
 import { registerPortalCommand } from './commands/portal.js';
 import { registerReaderCommands } from './commands/readers.js';
+import { registerRunCommands } from './commands/run.js';
 import { UserError } from './errors.js';
 import { kProcessIo, type CliIo } from './output.js';
 
@@ -30,7 +31,7 @@ export async function run(argv: readonly string[], io: CliIo = kProcessIo): Prom
     .scriptName('jpki-hil')
     .usage('$0 <command> [options]\n\nA hardware-in-the-loop test harness for services that use the My Number Card (JPKI).')
     .strict()
-    .demandCommand(1, 'Name a command (ca, card, portal, citizen, mypage, agent, readers, info, demo, doctor, bench).')
+    .demandCommand(1, 'Name a command (run, merge-reports, ca, card, portal, citizen, mypage, agent, readers, info, demo, doctor, bench).')
     .recommendCommands()
     .help()
     .alias('h', 'help')
@@ -41,7 +42,7 @@ export async function run(argv: readonly string[], io: CliIo = kProcessIo): Prom
       // Stop here: yargs would otherwise go on to run the handler with the bad arguments.
       throw error ?? new UserError(`${message}\n  see: jpki-hil ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} --help`.replace('  --help', ' --help'), 2);
     });
-  for (const register of [registerCaCommands, registerCardCommands, registerDemoCommand, registerDoctorCommand, registerBenchCommand, registerReaderCommands, registerAgentCommand, registerPortalCommand, registerCitizenCommand, registerMyPageCommand]) parser = register(parser, ctx);
+  for (const register of [registerRunCommands, registerCaCommands, registerCardCommands, registerDemoCommand, registerDoctorCommand, registerBenchCommand, registerReaderCommands, registerAgentCommand, registerPortalCommand, registerCitizenCommand, registerMyPageCommand]) parser = register(parser, ctx);
   let helpText = '';
   try {
     await parser.parseAsync([...argv], {}, (_err, _argv, output) => {

@@ -38,8 +38,8 @@ export interface ExpectTextStep extends StepBase { kind: 'expectText'; testId?: 
 export interface ExpectScreenStep extends StepBase { kind: 'expectScreen'; id: string }
 export interface PcLoginStep extends StepBase { kind: 'pcLogin'; pin?: string | undefined; expect?: 'menu' | 'registration' | 'error' | undefined }
 export interface PhoneScanQrStep extends StepBase { kind: 'phoneScanQr' }
-export interface PhoneLoginStep extends StepBase { kind: 'phoneLogin'; pin?: string | undefined }
-export interface PhoneSignStep extends StepBase { kind: 'phoneSign'; password?: string | undefined; consent?: boolean | undefined }
+export interface PhoneLoginStep extends StepBase { kind: 'phoneLogin'; pin?: string | undefined; appPin?: string | undefined; expectError?: string | undefined }
+export interface PhoneSignStep extends StepBase { kind: 'phoneSign'; password?: string | undefined; consent?: boolean | undefined; expectError?: string | undefined }
 export interface EnterPinStep extends StepBase { kind: 'enterPin'; pin: ScenarioPin; value: string; expectTriesLeft?: number | undefined }
 export interface CardStep extends StepBase { kind: 'card'; action: 'remove' | 'insert' | 'tear'; ins?: string | undefined; when?: 'before' | 'after' | undefined }
 export interface ExpectCardStep extends StepBase { kind: 'expectCard'; pin: ScenarioPin | 'juki'; triesLeft?: number | undefined; blocked?: boolean | undefined }

@@ -1,0 +1,146 @@
+/**
+ * A Reader wrapper that sees every command and response on the way to the card, whoever sends
+ * them (the PC agent, a phone app, the runner's own checks): it records the APDU trace for the
+ * reports and lets the runner cut the power at a chosen command (tearing) on any reader it can
+ * take the card out of. The wrapped reader does the work; events and card presence pass through.
+ */
+import { EventEmitter } from 'node:events';
+import { parseResponseApdu } from '../../iso7816/apdu.js';
+import { toHex } from '../../iso7816/bytes.js';
+import { describeSw, swHex } from '../../iso7816/status-words.js';
+import { ReaderError, type CardConnection, type Reader, type ReaderEvents } from './reader.js';
+
+export interface ApduTraceEntry {
+  time: string;
+  command: string;
+  response: string;
+  sw: string;
+  meaning: string;
+  durationMs: number;
+}
+
+export type TearMoment = 'before' | 'after';
+
+export interface TearRequest {
+  ins: number;
+  when: TearMoment;
+}
+
+export interface RecordingReaderOptions {
+  /** Called with every exchange, in order. */
+  onApdu?: (entry: ApduTraceEntry) => void;
+  /** Takes the card out (a power cut): what a tear does once its command comes. */
+  cutPower?: () => Promise<void> | void;
+}
+
+export class RecordingReader extends EventEmitter<ReaderEvents> implements Reader {
+  readonly name: string;
+  readonly kind: string;
+  private _tear: TearRequest | undefined;
+  private readonly _forwardInserted = (atr: Uint8Array): void => void this.emit('inserted', atr);
+  private readonly _forwardRemoved = (): void => void this.emit('removed');
+
+  constructor(
+    readonly inner: Reader,
+    private readonly _options: RecordingReaderOptions = {},
+  ) {
+    super();
+    this.name = inner.name;
+    this.kind = inner.kind;
+    inner.on('inserted', this._forwardInserted);
+    inner.on('removed', this._forwardRemoved);
+  }
+
+  /** Arms a one-shot power cut at the next command with this INS (undefined disarms). */
+  armTear(request: TearRequest | undefined): void {
+    if (request && !this._options.cutPower) throw new Error(`reader "${this.name}" cannot cut the card's power: tearing needs a card the harness serves`);
+    this._tear = request;
+  }
+
+  get pendingTear(): TearRequest | undefined {
+    return this._tear;
+  }
+
+  cardPresent(): boolean {
+    return this.inner.cardPresent();
+  }
+
+  atr(): Uint8Array | undefined {
+    return this.inner.atr();
+  }
+
+  waitForCard(timeoutMs: number): Promise<Uint8Array> {
+    return this.inner.waitForCard(timeoutMs);
+  }
+
+  async connect(): Promise<CardConnection> {
+    const connection = await this.inner.connect();
+    return {
+      atr: connection.atr,
+      readerName: connection.readerName,
+      disconnect: (disposition) => connection.disconnect(disposition),
+      transmit: (command) => this._transmit(connection, command),
+    };
+  }
+
+  close(): Promise<void> {
+    this.inner.off('inserted', this._forwardInserted);
+    this.inner.off('removed', this._forwardRemoved);
+    return this.inner.close();
+  }
+
+  private async _transmit(connection: CardConnection, command: Uint8Array): Promise<Uint8Array> {
+    const started = performance.now();
+    const time = new Date().toISOString();
+    const tear = this._tear && command[1] === this._tear.ins ? this._tear : undefined;
+    if (tear) this._tear = undefined;
+    const record = (response: Uint8Array | undefined, meaning?: string): void => {
+      const parsed = response && response.length >= 2 ? parseResponseApdu(response) : undefined;
+      this._options.onApdu?.({
+        time,
+        command: maskSecrets(command),
+        response: parsed ? toHex(parsed.data) : '',
+        sw: parsed ? swHex(parsed.sw) : '',
+        meaning: meaning ?? (parsed ? describeSw(parsed.sw) : 'no response'),
+        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
+      });
+    };
+    if (tear?.when === 'before') {
+      await this._options.cutPower?.();
+      record(undefined, 'power cut before the card acted on the command (tear)');
+      throw new ReaderError('CARD_REMOVED', `the card lost power at the command with INS ${hexByte(tear.ins)} (torn before it acted)`);
+    }
+    let response: Uint8Array;
+    try {
+      response = await connection.transmit(command);
+    } catch (e) {
+      record(undefined, `no response: ${(e as Error).message}`);
+      throw e;
+    }
+    if (tear?.when === 'after') {
+      await this._options.cutPower?.();
+      record(undefined, 'power cut after the card acted on the command, before its answer (tear)');
+      throw new ReaderError('CARD_REMOVED', `the card lost power at the command with INS ${hexByte(tear.ins)} (torn after it acted)`);
+    }
+    record(response);
+    return response;
+  }
+}
+
+/**
+ * A command as the trace shows it: the data of VERIFY and CHANGE REFERENCE DATA (PINs and
+ * passwords) replaced by `**` per byte, so that a report of a lab run with a real card leaks no PIN.
+ * The length stays visible: a wrong-length PIN is worth seeing.
+ */
+export function maskSecrets(command: Uint8Array): string {
+  const hex = toHex(command);
+  const ins = command[1];
+  if ((ins !== 0x20 && ins !== 0x24) || command.length <= 5) return hex;
+  const lc = command[4]!;
+  if (lc === 0 || 5 + lc > command.length) return hex;
+  return `${hex.slice(0, 10)}${'**'.repeat(lc)}${hex.slice(10 + lc * 2)}`;
+}
+
+function hexByte(n: number): string {
+  return n.toString(16).toUpperCase().padStart(2, '0');
+}

@@ -1,0 +1,55 @@
+/**
+ * Whose fault a failure is (results.ts `FailureClassification`). Steps throw the three classes
+ * below when they know; anything else is classified by what it is: reader and browser trouble is
+ * the lab's, an assertion the page or card did not meet is the product's, and an error nobody
+ * expected (a TypeError, a bad template) is ours — the harness's.
+ */
+import { PhoneError } from '../agents/phone/phone-http.js';
+import { CardActionError } from '../agents/card-actions.js';
+import { ReaderError } from '../readers/reader.js';
+import type { Failure, FailureClassification } from './results.js';
+
+export class StepFailure extends Error {
+  constructor(
+    readonly classification: FailureClassification,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = classification === 'product' ? 'ProductDefect' : classification === 'lab' ? 'LabProblem' : 'HarnessDefect';
+  }
+}
+
+/** The service or card under test did not do what the scenario expects. */
+export const productDefect = (message: string, cause?: unknown): StepFailure => new StepFailure('product', message, { cause });
+/** The lab let the run down: a reader, phone, browser or lab tool. */
+export const labProblem = (message: string, cause?: unknown): StepFailure => new StepFailure('lab', message, { cause });
+/** The harness or the scenario is wrong. */
+export const harnessDefect = (message: string, cause?: unknown): StepFailure => new StepFailure('harness', message, { cause });
+
+/** Reader codes that mean the lab's equipment, not the card's answers. */
+const kLabReaderCodes = new Set(['NO_READER', 'PCSC_UNAVAILABLE', 'TIMEOUT', 'TRANSMIT_FAILED', 'CARD_REMOVED', 'NO_CARD']);
+
+/** Messages of Playwright when the browser itself went away. */
+const kBrowserGone = /Target page, context or browser has been closed|Browser has been closed|browser has disconnected|Target closed|crashed/i;
+
+export function classify(e: unknown): Failure {
+  const error = e instanceof Error ? e : new Error(String(e));
+  const stack = error.stack;
+  if (error instanceof StepFailure) return { classification: error.classification, message: error.message, stack };
+  if (error instanceof ReaderError) {
+    return { classification: kLabReaderCodes.has(error.code) ? 'lab' : 'product', message: `${error.code}: ${error.message}`, stack };
+  }
+  if (error instanceof CardActionError || error instanceof PhoneError) {
+    const code = error.code;
+    const lab = kLabReaderCodes.has(code) || code === 'PORTAL_UNREACHABLE';
+    return { classification: lab ? 'lab' : 'product', message: `${code}: ${error.message}`, stack };
+  }
+  if (kBrowserGone.test(error.message)) return { classification: 'lab', message: `the browser went away: ${firstLine(error.message)}`, stack };
+  if (error.name === 'TimeoutError') return { classification: 'product', message: firstLine(error.message), stack };
+  return { classification: 'harness', message: `${error.name}: ${error.message}`, stack };
+}
+
+export function firstLine(text: string): string {
+  return text.split('\n', 1)[0] ?? '';
+}

@@ -1,0 +1,279 @@
+/**
+ * One scenario attempt's world: its own card (in a CardSlot), its own portal with a fresh
+ * in-memory database (and IdP for the city portal), its own PC agent, its own browser context and
+ * phone apps. Nothing is shared with other scenarios but the test CA and the browser process, so
+ * scenarios run side by side safely.
+ *
+ * The world also keeps what steps leave for later steps: values saved from the outbox, the last
+ * QR code the phone read, and the portal events seen so far (see `PortalEvents`).
+ */
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { CardDefinition } from '../../emulator/index.js';
+import { startPcAgent, type PcAgent, type PinRequest } from '../agents/pc-agent/pc-agent.js';
+import { XidApp } from '../agents/phone/xid-app.js';
+import { startCitizenPortal } from '../portal/citizen/server.js';
+import { startIdp } from '../portal/idp/server.js';
+import { startMyPage } from '../portal/mypage/server.js';
+import { portalOptionsFromCaDir } from '../portal/portal-options.js';
+import { startPortal } from '../portal/server.js';
+import type { RunningApp } from '../portal/shared/listen.js';
+import type { CardSlot } from './card-slot.js';
+import type { PortalKind } from './scenario.js';
+
+/** What a portal did, as the runner sees it from outside (its HTTP exchanges and outbox). */
+export interface PortalEvent {
+  name: string;
+  time: number;
+  detail: string;
+}
+
+/**
+ * Named events over the portals' HTTP exchanges; every exchange is also the raw event
+ * `http:<METHOD> <path>` (query left out). Documented in docs/scenarios.md.
+ */
+const kEventRules: { name: string; method: string; path: RegExp; status: (code: number) => boolean }[] = [
+  { name: 'login.completed', method: 'POST', path: /^\/api\/(login|login\/link|qr\/login\/complete|qr\/login\/link)$/, status: ok },
+  { name: 'login.failed', method: 'POST', path: /^\/api\/(login|qr\/login\/complete)$/, status: refused },
+  { name: 'login.failed', method: 'POST', path: /^\/api\/qr\/login\/fail$/, status: ok },
+  { name: 'signature.completed', method: 'POST', path: /^\/api\/sign\/sessions\/[^/]+\/complete$/, status: ok },
+  { name: 'signature.failed', method: 'POST', path: /^\/api\/sign\/sessions\/[^/]+\/complete$/, status: refused },
+  { name: 'signature.failed', method: 'POST', path: /^\/api\/sign\/sessions\/[^/]+\/fail$/, status: ok },
+  { name: 'link.completed', method: 'POST', path: /^\/api\/(xid\/link|app\/complete|app\/card-info)$/, status: ok },
+  { name: 'link.failed', method: 'POST', path: /^\/api\/(xid\/link|app\/complete)$/, status: refused },
+  { name: 'link.failed', method: 'POST', path: /^\/api\/app\/fail$/, status: ok },
+  { name: 'application.submitted', method: 'POST', path: /^\/applications\/[^/]+\/submit$/, status: (c) => c < 400 },
+];
+
+function ok(code: number): boolean {
+  return code >= 200 && code < 300;
+}
+function refused(code: number): boolean {
+  return code >= 400;
+}
+
+export class PortalEvents {
+  readonly log: PortalEvent[] = [];
+  private readonly _cursor = new Map<string, number>();
+  private readonly _waiters = new Set<() => void>();
+
+  push(name: string, detail: string): void {
+    this.log.push({ name, time: Date.now(), detail });
+    for (const wake of this._waiters) wake();
+  }
+
+  /** Watches an HTTP server's exchanges (in addition to its own handler). */
+  observe(app: RunningApp, label: string): void {
+    app.app.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+      res.once('finish', () => {
+        const method = req.method ?? 'GET';
+        const path = (req.url ?? '/').split('?', 1)[0] ?? '/';
+        const detail = `${label}: ${method} ${path} → ${res.statusCode}`;
+        this.push(`http:${method} ${path}`, detail);
+        for (const rule of kEventRules) {
+          if (rule.method === method && rule.path.test(path) && rule.status(res.statusCode)) this.push(rule.name, detail);
+        }
+      });
+    });
+  }
+
+  /**
+   * The first event called `name` (or, for `http:` names, starting with it) after the one the
+   * previous wait for this name took; waits until it comes or `signal` aborts.
+   */
+  async next(name: string, signal: AbortSignal): Promise<PortalEvent> {
+    for (;;) {
+      const from = this._cursor.get(name) ?? 0;
+      const index = this.log.findIndex((e, i) => i >= from && (e.name === name || (name.startsWith('http:') && e.name.startsWith(name))));
+      if (index >= 0) {
+        this._cursor.set(name, index + 1);
+        return this.log[index]!;
+      }
+      signal.throwIfAborted();
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          this._waiters.delete(wake);
+          signal.removeEventListener('abort', wake);
+          resolve();
+        };
+        this._waiters.add(wake);
+        signal.addEventListener('abort', wake, { once: true });
+      });
+    }
+  }
+}
+
+export interface WorldOptions {
+  portal: PortalKind;
+  definition: CardDefinition;
+  caDir: string;
+  slot: CardSlot;
+  browser: Browser;
+  /** For `portal: external` (and to override any): the site under test. */
+  baseUrl?: string | undefined;
+  /** Keeps a Playwright trace of the attempt (written only on failure). */
+  trace: boolean;
+  log: (line: string) => void;
+}
+
+export interface OutboxMessage {
+  channel?: string;
+  to: string;
+  code?: string;
+  text?: string;
+  sentAt?: string;
+}
+
+export class ScenarioWorld {
+  readonly saved: Record<string, string> = {};
+  /** The PIN the PC agent gives next for the authentication key (set by pcLogin); else the card's. */
+  nextAgentPin: string | undefined;
+  readonly pinRequests: PinRequest[] = [];
+  /** What the phone's camera read last (phoneScanQr). */
+  lastQr: string | undefined;
+  /** The outbox messages already read by readOutbox / counted by waitForEvent. */
+  readonly seenOutbox = new Set<string>();
+  private _xid: XidApp | undefined;
+  private readonly _xidPins = { auth: '', kenhojo: '' };
+  private readonly _closers: (() => Promise<void>)[] = [];
+
+  private constructor(
+    readonly events: PortalEvents,
+    readonly options: WorldOptions,
+    readonly baseUrl: string,
+    readonly context: BrowserContext,
+    readonly page: Page,
+    readonly agent: PcAgent | undefined,
+  ) {}
+
+  get slot(): CardSlot {
+    return this.options.slot;
+  }
+
+  get definition(): CardDefinition {
+    return this.options.definition;
+  }
+
+  /**
+   * The xID-like app keeps its app PIN between steps, as the real app does on the phone; the card
+   * PINs the person types are per use.
+   */
+  xidApp(cardPins: { auth: string; kenhojo: string }): XidApp {
+    this._xidPins.auth = cardPins.auth;
+    this._xidPins.kenhojo = cardPins.kenhojo;
+    this._xid ??= new XidApp({ reader: this.slot.reader, cardPins: this._xidPins, name: 'simulated phone (xID app)' });
+    return this._xid;
+  }
+
+  static async create(options: WorldOptions): Promise<ScenarioWorld> {
+    const closers: (() => Promise<void>)[] = [];
+    const events = new PortalEvents();
+    try {
+      const pins = options.definition.pins;
+      // The agent's PIN callback needs the world made after it.
+      const made: { world?: ScenarioWorld } = {};
+      let agent: PcAgent | undefined;
+      let baseUrl: string;
+      const observe = (app: RunningApp, label: string): RunningApp => {
+        events.observe(app, label);
+        closers.push(() => app.close());
+        return app;
+      };
+      const trust = (): ReturnType<typeof portalOptionsFromCaDir> => portalOptionsFromCaDir(options.caDir, { db: ':memory:' });
+      if (options.portal === 'mynaportal' || options.portal === 'external') {
+        agent = await startPcAgent({
+          reader: options.slot.reader,
+          port: options.portal === 'external' ? undefined : 0,
+          askPin: (request) => {
+            made.world?.pinRequests.push(request);
+            if (request.pin === 'kenhojo') return Promise.resolve(pins.kenhojo);
+            const pin = made.world?.nextAgentPin ?? pins.auth;
+            return Promise.resolve(pin);
+          },
+          cardWaitMs: 3000,
+          log: (line) => options.log(`pc agent: ${line}`),
+        });
+        const started = agent;
+        closers.push(() => started.close());
+      }
+      if (options.portal === 'external') {
+        if (!options.baseUrl) throw new Error('portal: external needs --base-url <the site under test>');
+        baseUrl = options.baseUrl.replace(/\/+$/, '');
+      } else if (options.portal === 'mynaportal') {
+        const portal = observe(
+          await startPortal({
+            ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false }),
+            port: 0,
+          }),
+          'portal',
+        );
+        baseUrl = portal.url;
+      } else if (options.portal === 'citizen') {
+        const { verifier, cardInfoPublicKey } = trust();
+        const clientSecret = randomBytes(24).toString('base64url');
+        const redirectUris: string[] = [];
+        const idp = observe(
+          await startIdp({
+            verifier,
+            cardInfoPublicKey,
+            port: 0,
+            cookieSecret: randomBytes(32).toString('base64url'),
+            clients: [{ clientId: 'citizen-portal', clientSecret, name: 'のべおかポータル（テスト）', redirectUris: () => redirectUris }],
+            testMode: true,
+          }),
+          'IdP',
+        );
+        const citizen = observe(await startCitizenPortal({ port: 0, idp: { issuer: idp.url, clientId: 'citizen-portal', clientSecret }, testMode: true }), 'portal');
+        redirectUris.push(`${citizen.url}/link/callback`);
+        baseUrl = citizen.url;
+      } else {
+        const { verifier, cardInfoPublicKey } = trust();
+        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, port: 0, testMode: true }), 'portal');
+        baseUrl = myPage.url;
+      }
+      if (options.baseUrl && options.portal !== 'external') baseUrl = options.baseUrl.replace(/\/+$/, '');
+      const context = await options.browser.newContext({ locale: 'ja-JP', timezoneId: 'Asia/Tokyo', viewport: { width: 1280, height: 1000 } });
+      closers.push(() => context.close());
+      if (options.trace) await context.tracing.start({ screenshots: true, snapshots: true });
+      const page = await context.newPage();
+      const world = new ScenarioWorld(events, options, baseUrl, context, page, agent);
+      made.world = world;
+      world._closers.push(...closers);
+      return world;
+    } catch (e) {
+      for (const close of closers.reverse()) await close().catch(() => undefined);
+      throw e;
+    }
+  }
+
+  /** A portal path → URL (absolute URLs pass through). */
+  url(path: string): string {
+    return /^https?:\/\//.test(path) ? path : `${this.baseUrl}${path.startsWith('/') ? '' : '/'}${path}`;
+  }
+
+  async outbox(channel: 'sms' | 'email', to?: string): Promise<OutboxMessage[]> {
+    const query = new URLSearchParams({ channel, ...(to ? { to } : {}) });
+    const response = await fetch(`${this.baseUrl}/api/test/outbox?${query}`);
+    if (response.status === 404) throw new Error(`the ${this.options.portal} portal has no test outbox (GET /api/test/outbox is 404): it sends no SMS or e-mail in this harness`);
+    if (!response.ok) throw new Error(`GET /api/test/outbox answered ${response.status}`);
+    const body = (await response.json()) as { messages?: OutboxMessage[] };
+    return (body.messages ?? []).filter((m) => !m.channel || m.channel === channel);
+  }
+
+  /** Saves the Playwright trace of this attempt (only worth it on failure). */
+  async saveTrace(path: string): Promise<boolean> {
+    if (!this.options.trace) return false;
+    try {
+      await this.context.tracing.stop({ path });
+      return true;
+    } catch (e) {
+      this.options.log(`could not save the Playwright trace: ${(e as Error).message.split('\n', 1)[0]}`);
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const close of this._closers.reverse()) await close().catch(() => undefined);
+  }
+}
