@@ -1,5 +1,5 @@
 /**
- * `jpki-hil demo`: the main job until the scenario runner exists. Issues a card, then runs what a
+ * `jpki-hil demo`: one JPKI login exchange without a browser or portal. Issues a card, then runs what a
  * relying party's login does — token, certificate, PIN, signature over a one-time nonce — against
  * the in-process emulator, and checks the result as the portal will (chain, validity, signature).
  */

@@ -11,6 +11,8 @@ import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../../harness/cli/main.js';
 import { launchChromium, type LaunchedBrowser } from '../../../harness/browser/launch-chromium.js';
+import { startMyPage } from '../../../harness/portal/mypage/server.js';
+import { portalOptionsFromCaDir } from '../../../harness/portal/portal-options.js';
 import type { RunResult } from '../../../harness/runner/results.js';
 import { kPackageRoot, tempDir } from '../../support/cards.js';
 
@@ -290,6 +292,40 @@ steps:
     expect(results(join(dir.path, 'shard-2')).scenarios).toHaveLength(2);
     expect(shape(b)).toEqual(shape(a));
     expect(b.status).toBe(a.status);
+  });
+});
+
+describe('jpki-hil run: an external portal', () => {
+  it('drives the site given with --base-url, and skips external scenarios without it', async () => {
+    // The "staging site" here is a My Page started on its own, trusting a CA the runner does not know.
+    const ca = join(dir.path, 'external-ca');
+    expect((await cli('card', 'issue', '--ca', ca, '--out', join(dir.path, 'external-card.json'))).code).toBe(0);
+    const { verifier, cardInfoPublicKey } = portalOptionsFromCaDir(ca, { db: ':memory:' });
+    const site = await startMyPage({ verifier, cardInfoPublicKey, port: 0 });
+    try {
+      scenario(
+        'external',
+        'staging',
+        `id: staging-home
+title: The staging site's home page answers
+card: adult
+portal: external
+steps:
+  - open: { path: /login }
+  - expectText: { text: ログイン }
+`,
+      );
+      const folder = join(dir.path, 'external');
+      const ran = await cli('run', folder, '--base-url', site.url, '--out', join(dir.path, 'out-external'), '--reporter', 'json');
+      expect(ran.code, ran.out + ran.err).toBe(0);
+      const r = results(join(dir.path, 'out-external'));
+      expect(r.scenarios[0]!.steps[0]!.name).toBe('/login');
+      const skipped = await cli('run', folder, '--out', join(dir.path, 'out-external-skip'), '--reporter', 'json,list');
+      expect(skipped.code).toBe(0);
+      expect(skipped.out).toMatch(/- staging-home: .*\(skipped: targets an external portal: give its URL with --base-url\)/);
+    } finally {
+      await site.close();
+    }
   });
 });
 
