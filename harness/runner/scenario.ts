@@ -9,11 +9,24 @@
  * Template strings (`${card.pins.auth}`, `${saved.otp}`) are kept as written; the runner
  * resolves them when the step runs.
  */
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, resolve } from 'node:path';
-import { isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 import { kCardDefinitionsDir } from '../package-root.js';
 import schemaJson from './scenario-schema.json' with { type: 'json' };
+import {
+  createValidator,
+  didYouMean,
+  fieldName,
+  formatYamlProblem,
+  isObject,
+  readYamlFile,
+  type Fail,
+  type PathSegment,
+  type Schema,
+  type YamlProblem,
+} from './yaml-schema.js';
+
+export { didYouMean } from './yaml-schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // The typed result
@@ -97,17 +110,10 @@ export interface Scenario {
 }
 
 /** One problem in one file. `line` is 1-based (1 when the problem is the whole file). */
-export interface ScenarioError {
-  file: string;
-  line: number;
-  field: string;
-  message: string;
-  /** Known names, "did you mean …", or how to fix it. */
-  hint?: string | undefined;
-}
+export type ScenarioError = YamlProblem;
 
 export function formatScenarioError(e: ScenarioError): string {
-  return `${e.file}:${e.line}: ${e.field}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`;
+  return formatYamlProblem(e);
 }
 
 /** Thrown by loadScenarioFile with every problem found in the file. */
@@ -127,8 +133,6 @@ export const kStepKinds: readonly StepKind[] = Object.keys(schemaJson.$defs.step
 
 // ---------------------------------------------------------------------------------------------
 // Loading
-
-type PathSegment = string | number;
 
 /** Reads, validates and types one scenario file; throws ScenarioFileError listing every problem. */
 export function loadScenarioFile(path: string, options: ScenarioLoadOptions = {}): Scenario {
@@ -200,27 +204,15 @@ interface ReadResult {
 }
 
 function readScenario(file: string, options: ScenarioLoadOptions): ReadResult {
+  const read = readYamlFile(file);
+  if (read.errors.length > 0) return { errors: read.errors, lineOf: () => 1 };
   const errors: ScenarioError[] = [];
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (e) {
-    errors.push({ file, line: 1, field: '(file)', message: `cannot read: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
-    return { errors, lineOf: () => 1 };
-  }
-  const doc = parseDocument(text, { prettyErrors: true, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    for (const err of doc.errors) {
-      errors.push({ file, line: err.linePos?.[0]?.line ?? 1, field: '(syntax)', message: (err.message.split('\n')[0] ?? 'YAML syntax error').replace(/ at line \d+, column \d+:?$/, '') });
-    }
-    return { errors, lineOf: () => 1 };
-  }
-  const lineOf = (path: PathSegment[]): number => lineInDocument(doc, text, path);
-  const fail = (path: PathSegment[], message: string, hint?: string): void => {
+  const { lineOf } = read;
+  const fail: Fail = (path, message, hint) => {
     errors.push({ file, line: lineOf(path), field: fieldName(path), message, hint });
   };
-  const raw = normaliseEmptySteps(doc.toJS() as unknown);
-  validate(raw, schemaJson as unknown as Schema, [], fail);
+  const raw = normaliseEmptySteps(read.raw);
+  validateScenario(raw, fail);
   if (errors.length > 0) {
     // The card is worth reporting with the rest, when it is at least a name.
     const card = isObject(raw) ? raw.card : undefined;
@@ -243,173 +235,23 @@ function normaliseEmptySteps(raw: unknown): unknown {
   return raw;
 }
 
-/** `steps[2].fill.value` — the way a person would point at the field. */
-function fieldName(path: PathSegment[]): string {
-  if (path.length === 0) return '(root)';
-  let out = '';
-  for (const seg of path) out += typeof seg === 'number' ? `[${seg}]` : out === '' ? seg : `.${seg}`;
-  return out;
-}
-
-/**
- * The line of the deepest node on `path` that exists: the key's line for a mapping entry (where
- * the field is written), the item's line for a sequence entry.
- */
-function lineInDocument(doc: Document, text: string, path: PathSegment[]): number {
-  let node: unknown = doc.contents;
-  let offset: number | undefined = rangeStart(node);
-  for (const seg of path) {
-    if (isMap(node)) {
-      const pair = node.items.find((p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) break;
-      offset = rangeStart(pair.key) ?? offset;
-      node = pair.value;
-    } else if (isSeq(node) && typeof seg === 'number') {
-      const item = node.items[seg];
-      if (item === undefined) break;
-      offset = rangeStart(item) ?? offset;
-      node = item;
-    } else break;
-  }
-  return offset === undefined ? 1 : text.slice(0, offset).split('\n').length;
-}
-
-function rangeStart(node: unknown): number | undefined {
-  const range = (node as { range?: [number, number, number] } | null | undefined)?.range;
-  return range?.[0];
-}
-
 // ---------------------------------------------------------------------------------------------
-// A validator for exactly the constructs scenario-schema.json uses
-
-interface Schema {
-  $ref?: string;
-  type?: string | string[];
-  enum?: unknown[];
-  pattern?: string;
-  minLength?: number;
-  minimum?: number;
-  maximum?: number;
-  items?: Schema;
-  minItems?: number;
-  properties?: Record<string, Schema>;
-  required?: string[];
-  additionalProperties?: boolean;
-  minProperties?: number;
-  maxProperties?: number;
-  oneOf?: Schema[];
-  $defs?: Record<string, Schema>;
-}
-
-const kAnnotationKeywords = new Set(['$schema', '$id', 'title', 'description', '$defs']);
-const kValidationKeywords = new Set([
-  '$ref', 'type', 'enum', 'pattern', 'minLength', 'minimum', 'maximum', 'items', 'minItems',
-  'properties', 'required', 'additionalProperties', 'minProperties', 'maxProperties', 'oneOf',
-]);
-
-type Fail = (path: PathSegment[], message: string, hint?: string) => void;
+// Validation against scenario-schema.json (the validator is shared with the device profiles)
 
 const kRoot = schemaJson as unknown as Schema;
 
-function deref(schema: Schema): Schema {
-  if (schema.$ref === undefined) return schema;
-  const name = /^#\/\$defs\/(.+)$/.exec(schema.$ref)?.[1];
-  const target = name === undefined ? undefined : kRoot.$defs?.[name];
-  if (!target) throw new Error(`scenario-schema.json: unresolvable $ref ${schema.$ref}`);
-  return target;
-}
-
-function typeOf(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number') return Number.isInteger(v) ? 'integer' : 'number';
-  return typeof v;
-}
-
-function matchesType(v: unknown, type: string): boolean {
-  const actual = typeOf(v);
-  return actual === type || (type === 'number' && actual === 'integer');
-}
-
-const kTypeWords: Record<string, string> = {
-  string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false',
-  object: 'a mapping', array: 'a list', null: 'empty',
-};
-
-function validate(value: unknown, schemaIn: Schema, path: PathSegment[], fail: Fail): void {
-  const schema = deref(schemaIn);
-  for (const k of Object.keys(schema)) {
-    if (!kValidationKeywords.has(k) && !kAnnotationKeywords.has(k)) throw new Error(`scenario-schema.json uses "${k}", which the scenario validator does not know`);
-  }
-  if (schema.type !== undefined) {
-    const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-    if (!types.some((t) => matchesType(value, t))) {
-      const wanted = types.filter((t) => t !== 'null').map((t) => kTypeWords[t] ?? t).join(' or ');
-      const hint = types.includes('string') && (typeof value === 'number' || typeof value === 'boolean') ? `quote it: '${String(value)}'` : undefined;
-      fail(path, `must be ${wanted}, not ${kTypeWords[typeOf(value)] ?? typeOf(value)}`, hint);
-      return;
-    }
-  }
-  if (schema.enum !== undefined && !schema.enum.includes(value)) {
-    const choices = schema.enum.map(String);
-    fail(path, `"${String(value)}" is not one of ${choices.join(', ')}`, didYouMean(String(value), choices));
-    return;
-  }
-  if (typeof value === 'string') {
-    if (schema.minLength !== undefined && value.length < schema.minLength) fail(path, 'must not be empty');
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) {
-      fail(path, `"${value}" does not match ${schema.pattern}`, patternHint(path));
-    }
-  }
-  if (typeof value === 'number') {
-    if (schema.minimum !== undefined && value < schema.minimum) fail(path, `must be at least ${schema.minimum}`);
-    if (schema.maximum !== undefined && value > schema.maximum) fail(path, `must be at most ${schema.maximum}`);
-  }
-  if (Array.isArray(value)) {
-    if (schema.minItems !== undefined && value.length < schema.minItems) fail(path, `needs at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}`);
-    if (schema.items) value.forEach((item, i) => validate(item, schema.items!, [...path, i], fail));
-  }
-  if (isObject(value)) validateObject(value, schema, path, fail);
-}
-
-function validateObject(value: Record<string, unknown>, schema: Schema, path: PathSegment[], fail: Fail): void {
-  const keys = Object.keys(value);
-  const known = Object.keys(schema.properties ?? {});
-  const isStep = schema === kRoot.$defs?.step;
-  if (isStep && keys.length === 0) {
-    fail(path, 'a step needs a kind', `known step kinds: ${known.join(', ')}`);
-    return;
-  }
-  if (schema.additionalProperties === false) {
-    for (const k of keys) {
-      if (known.includes(k)) continue;
-      const what = isStep ? `unknown step kind "${k}"` : `unknown field "${k}"`;
-      const near = didYouMean(k, known);
-      fail([...path, k], what, `${near ? `${near}; ` : ''}known${isStep ? ' step kinds' : ''}: ${known.join(', ')}`);
-    }
-  }
-  if (schema.maxProperties !== undefined && keys.length > schema.maxProperties) {
-    const hint = isStep ? 'a step is a mapping with one key, the step kind; put name and timeoutMs inside it, e.g. "- click: { testId: submit, name: send }"' : undefined;
-    fail(path, `has ${keys.length} keys (${keys.join(', ')}); at most ${schema.maxProperties} allowed`, hint);
-  }
-  if (schema.minProperties !== undefined && keys.length < schema.minProperties) fail(path, `needs at least ${schema.minProperties} key(s)`);
-  for (const r of schema.required ?? []) if (!(r in value)) fail(path, `missing required field "${r}"`);
-  for (const [k, v] of Object.entries(value)) {
-    const sub = schema.properties?.[k];
-    if (sub) validate(v, sub, [...path, k], fail);
-  }
-  if (schema.oneOf) {
-    const passing = schema.oneOf.filter((branch) => {
-      let ok = true;
-      validate(value, branch, path, () => (ok = false));
-      return ok;
-    });
-    if (passing.length !== 1) {
-      const alternatives = schema.oneOf.map((b) => (b.required ?? []).join(' + ')).join(', ');
-      fail(path, passing.length === 0 ? `needs one of: ${alternatives}` : `give only one of: ${alternatives}`);
-    }
-  }
-}
+const validateScenario = createValidator(kRoot, {
+  schemaName: 'scenario-schema.json',
+  patternHint,
+  keyedUnion: (schema) =>
+    schema === kRoot.$defs?.step
+      ? {
+          noun: 'step',
+          keyNoun: 'step kind',
+          maxPropertiesHint: 'a step is a mapping with one key, the step kind; put name and timeoutMs inside it, e.g. "- click: { testId: submit, name: send }"',
+        }
+      : undefined,
+});
 
 function patternHint(path: PathSegment[]): string | undefined {
   const last = path[path.length - 1];
@@ -419,38 +261,6 @@ function patternHint(path: PathSegment[]): string | undefined {
   if (last === 'ins') return 'one byte in hex, e.g. "2A" for PERFORM SECURITY OPERATION';
   if (last === 'seed') return 'a file name under seeds/, e.g. 002_e6711cfc8166a60d.txt';
   return undefined;
-}
-
-/** `did you mean "click"?` for names within a small edit distance or differing only in case. */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: { name: string; distance: number } | undefined;
-  for (const c of candidates) {
-    const d = c.toLowerCase() === word.toLowerCase() ? 0 : editDistance(word.toLowerCase(), c.toLowerCase());
-    if (best === undefined || d < best.distance) best = { name: c, distance: d };
-  }
-  if (!best || best.distance > Math.max(1, Math.min(3, Math.floor(word.length / 3)))) return undefined;
-  return `did you mean "${best.name}"?`;
-}
-
-/** Edit distance counting insertions, deletions, substitutions and swaps of neighbours. */
-function editDistance(a: string, b: string): number {
-  let before: number[] = [];
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++) {
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-      // A swap of two neighbours ("opne") is one typo, not two.
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) row[j] = Math.min(row[j]!, before[j - 2]! + 1);
-    }
-    before = prev;
-    prev = row;
-  }
-  return prev[b.length]!;
-}
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
 // ---------------------------------------------------------------------------------------------
