@@ -22,7 +22,8 @@ const kSelectToken = fromHex('00A4020C020006');
 const kSelectAuthPin = fromHex('00A4020C020018');
 const kSelectAuthKey = fromHex('00A4020C020017');
 
-function percentile(sorted: number[], p: number): number {
+/** Nearest-rank percentile of an ascending array (NaN when empty). */
+export function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return NaN;
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }

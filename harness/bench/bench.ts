@@ -1,6 +1,7 @@
 /**
  * The signing-throughput benchmark: APDU round trips and signatures per second through the card's
- * APDU path in-process, and through pcscd and vpcd with and without the quickack round-trip fix,
+ * APDU path in-process (on 1 to N worker threads), through pcscd and vpcd with and without the
+ * quickack round-trip fix, and whole IC-card logins per second at the mock portal with K cards,
  * next to `openssl speed rsa2048` measured in the same run.
  */
 import { existsSync } from 'node:fs';
@@ -12,6 +13,7 @@ import { issueThrowawayCard } from '../readers/throwaway-card.js';
 import { withServedVpcdCard } from '../readers/vpcd-round-trip.js';
 import { apduRate, signRate, type Rate } from './apdu-loops.js';
 import { opensslSpeed } from './openssl-speed.js';
+import { measurePortalLogins } from './portal-logins.js';
 import type { SignWorkerInput } from './sign-worker.js';
 
 export interface Figure {
@@ -25,9 +27,21 @@ export interface BenchResult {
   /** Worker threads (and openssl processes) of the multi figures: the machine's cores. */
   workers: number;
   openssl: { single: Figure; multi: Figure };
-  inprocess: { apduPerSec: Figure; signPerSec: Figure; single: Figure; multi: Figure };
+  inprocess: {
+    apduPerSec: Figure;
+    signPerSec: Figure;
+    single: Figure;
+    multi: Figure;
+    /** Signatures/s with each number of worker threads measured: 1..N when N ≤ 4, else 1 and N. */
+    byWorkers: { workers: number; signPerSec: Figure }[];
+  };
   pcsc: { apduPerSec: Figure; signPerSec: Figure; apduMedianMs: Figure };
   pcscWithoutFix: { apduPerSec: Figure; signPerSec: Figure; apduMedianMs: Figure };
+  /**
+   * Complete IC-card logins at the mock portal over HTTP, K concurrent clients with one card each,
+   * registered cards only (portal-logins.ts); latency of one whole login, GET /login to the menu.
+   */
+  portal: { cards: number; loginsPerSec: Figure; p50Ms: Figure; p95Ms: Figure; p99Ms: Figure; logins: number | null; seconds: number | null };
 }
 
 export interface BenchOptions {
@@ -36,6 +50,10 @@ export interface BenchOptions {
   /** Worker threads for the multi figures (default: the machine's cores). */
   workers: number;
   pcsc: boolean;
+  /** Measure portal logins (false: `portal` figures are null, skipped). */
+  portal: boolean;
+  /** Emulated cards, and concurrent clients, of the portal measurement. */
+  cards: number;
   progress: (line: string) => void;
 }
 
@@ -71,20 +89,92 @@ async function pcscFigures(image: CardImage, pin: string, host: string, options:
   });
 }
 
+/** The worker counts of the curve: every count up to 4, beyond that only 1 and N (each costs `seconds`). */
+export function workerCounts(workers: number): number[] {
+  return workers <= 4 ? Array.from({ length: workers }, (_, i) => i + 1) : [1, workers];
+}
+
+async function measurePcsc(result: BenchResult, image: CardImage, pin: string, options: BenchOptions): Promise<void> {
+  const say = options.progress;
+  if (!options.pcsc) {
+    const reason = 'skipped (--no-pcsc)';
+    result.pcsc = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
+    result.pcscWithoutFix = { ...result.pcsc };
+    return;
+  }
+  if (quickackRouteActive()) {
+    say('through pcscd and vpcd, with the quickack route');
+    try {
+      const { apdu, sign } = await pcscFigures(image, pin, kQuickackHost, options, false);
+      result.pcsc = { apduPerSec: figure(apdu.perSec), signPerSec: figure(sign.perSec), apduMedianMs: figure(apdu.medianMs) };
+    } catch (e) {
+      const reason = `PC/SC path unavailable: ${(e as Error).message}`;
+      result.pcsc = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
+    }
+  } else {
+    const reason = 'no quickack route (run jpki-hil doctor)';
+    result.pcsc = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
+  }
+  say('through pcscd and vpcd, without the fix (every APDU stalls; a short sample)');
+  try {
+    const { apdu, sign } = await pcscFigures(image, pin, '127.0.0.1', options, true);
+    result.pcscWithoutFix = { apduPerSec: figure(apdu.perSec), signPerSec: figure(sign.perSec), apduMedianMs: figure(apdu.medianMs) };
+  } catch (e) {
+    const reason = `PC/SC path unavailable: ${(e as Error).message}`;
+    result.pcscWithoutFix = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
+  }
+}
+
+async function measurePortal(result: BenchResult, options: BenchOptions): Promise<void> {
+  const unmeasured = (reason: string): BenchResult['portal'] => ({
+    cards: options.cards,
+    loginsPerSec: missing(reason),
+    p50Ms: missing(reason),
+    p95Ms: missing(reason),
+    p99Ms: missing(reason),
+    logins: null,
+    seconds: null,
+  });
+  if (!options.portal) {
+    result.portal = unmeasured('skipped (--no-portal)');
+    return;
+  }
+  try {
+    const rate = await measurePortalLogins({ cards: options.cards, seconds: options.seconds, progress: options.progress });
+    if (rate.count === 0) {
+      result.portal = unmeasured(`no login completed within ${options.seconds} s`);
+      return;
+    }
+    result.portal = {
+      cards: rate.cards,
+      loginsPerSec: figure(rate.perSec),
+      p50Ms: figure(rate.p50Ms),
+      p95Ms: figure(rate.p95Ms),
+      p99Ms: figure(rate.p99Ms),
+      logins: rate.count,
+      seconds: Math.round(rate.seconds * 100) / 100,
+    };
+  } catch (e) {
+    result.portal = unmeasured(`portal logins failed: ${(e as Error).message}`);
+  }
+}
+
 export async function runBench(options: BenchOptions): Promise<BenchResult> {
   const say = options.progress;
   say('issuing a card for the benchmark');
   const card = await issueThrowawayCard();
   const { image, authPin: pin } = card;
   try {
+    const notYet = missing('not measured');
     const result: BenchResult = {
       date: new Date().toISOString(),
       node: process.versions.node,
       workers: options.workers,
-      openssl: { single: missing('not measured'), multi: missing('not measured') },
-      inprocess: { apduPerSec: missing('not measured'), signPerSec: missing('not measured'), single: missing('not measured'), multi: missing('not measured') },
-      pcsc: { apduPerSec: missing('not measured'), signPerSec: missing('not measured'), apduMedianMs: missing('not measured') },
-      pcscWithoutFix: { apduPerSec: missing('not measured'), signPerSec: missing('not measured'), apduMedianMs: missing('not measured') },
+      openssl: { single: notYet, multi: notYet },
+      inprocess: { apduPerSec: notYet, signPerSec: notYet, single: notYet, multi: notYet, byWorkers: [] },
+      pcsc: { apduPerSec: notYet, signPerSec: notYet, apduMedianMs: notYet },
+      pcscWithoutFix: { apduPerSec: notYet, signPerSec: notYet, apduMedianMs: notYet },
+      portal: { cards: options.cards, loginsPerSec: notYet, p50Ms: notYet, p95Ms: notYet, p99Ms: notYet, logins: null, seconds: null },
     };
 
     say(`openssl speed rsa2048 (${options.seconds} s)`);
@@ -105,69 +195,74 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     result.inprocess.apduPerSec = figure((await apduRate(channel, { count: 200_000, maxSeconds: options.seconds })).perSec);
     result.inprocess.signPerSec = figure((await signRate(channel, pin, { count: 100_000, maxSeconds: options.seconds })).perSec);
     result.inprocess.single = result.inprocess.signPerSec;
-    say(`in-process: signatures in ${options.workers} worker threads`);
-    try {
-      result.inprocess.multi = figure(await workerSignRate(image, pin, options.workers, options.seconds));
-    } catch (e) {
-      result.inprocess.multi = missing(`worker threads failed: ${(e as Error).message}`);
+    for (const workers of workerCounts(options.workers)) {
+      say(`in-process: signatures in ${workers} worker thread${workers === 1 ? '' : 's'}`);
+      let signPerSec: Figure;
+      try {
+        signPerSec = figure(await workerSignRate(image, pin, workers, options.seconds));
+      } catch (e) {
+        signPerSec = missing(`worker threads failed: ${(e as Error).message}`);
+      }
+      result.inprocess.byWorkers.push({ workers, signPerSec });
+      if (workers === options.workers) result.inprocess.multi = signPerSec;
     }
 
-    if (!options.pcsc) {
-      const reason = 'skipped (--no-pcsc)';
-      result.pcsc = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
-      result.pcscWithoutFix = { ...result.pcsc };
-      return result;
-    }
-    if (quickackRouteActive()) {
-      say('through pcscd and vpcd, with the quickack route');
-      try {
-        const { apdu, sign } = await pcscFigures(image, pin, kQuickackHost, options, false);
-        result.pcsc = { apduPerSec: figure(apdu.perSec), signPerSec: figure(sign.perSec), apduMedianMs: figure(apdu.medianMs) };
-      } catch (e) {
-        const reason = `PC/SC path unavailable: ${(e as Error).message}`;
-        result.pcsc = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
-      }
-    } else {
-      const reason = 'no quickack route (run jpki-hil doctor)';
-      result.pcsc = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
-    }
-    say('through pcscd and vpcd, without the fix (every APDU stalls; a short sample)');
-    try {
-      const { apdu, sign } = await pcscFigures(image, pin, '127.0.0.1', options, true);
-      result.pcscWithoutFix = { apduPerSec: figure(apdu.perSec), signPerSec: figure(sign.perSec), apduMedianMs: figure(apdu.medianMs) };
-    } catch (e) {
-      const reason = `PC/SC path unavailable: ${(e as Error).message}`;
-      result.pcscWithoutFix = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
-    }
+    await measurePcsc(result, image, pin, options);
+    await measurePortal(result, options);
     return result;
   } finally {
     card.cleanup();
   }
 }
 
-function show(f: Figure, unit = ''): string {
-  return f.value === null ? `n/a (${f.reason})` : `${f.value.toLocaleString('en-US')}${unit}`;
-}
-
 function ratio(a: Figure, b: Figure): string {
   return a.value === null || b.value === null || b.value === 0 ? 'n/a' : `${(a.value / b.value).toFixed(2)}x`;
 }
 
-export function formatBench(r: BenchResult): string {
+/** The figures as a table (header row first) and the lines under it: the terminal's and the HTML page's. */
+export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] } {
+  // Why a figure is missing goes under the table once, as a numbered note, so the columns stay narrow.
+  const reasons: string[] = [];
+  const show = (f: Figure, unit = ''): string => {
+    if (f.value !== null) return `${f.value.toLocaleString('en-US')}${unit}`;
+    const reason = f.reason ?? 'not measured';
+    if (!reasons.includes(reason)) reasons.push(reason);
+    return `n/a [${reasons.indexOf(reason) + 1}]`;
+  };
   const o = r.openssl.single;
-  const rows: [string, string, string, string][] = [
+  const rows: string[][] = [
     ['path', 'APDU/s', 'signatures/s', 'signatures ÷ openssl'],
     ['openssl speed rsa2048 (1 process)', '', show(o), '1.00x'],
     [`openssl speed rsa2048 (-multi ${r.workers})`, '', show(r.openssl.multi), ratio(r.openssl.multi, o)],
     ['in-process emulator', show(r.inprocess.apduPerSec), show(r.inprocess.signPerSec), ratio(r.inprocess.signPerSec, o)],
+  ];
+  for (const point of r.inprocess.byWorkers) {
+    if (point.workers === r.workers) continue;
+    rows.push([`in-process emulator, ${point.workers} worker thread${point.workers === 1 ? '' : 's'}`, '', show(point.signPerSec), ratio(point.signPerSec, o)]);
+  }
+  rows.push(
     [`in-process emulator, ${r.workers} worker threads`, '', show(r.inprocess.multi), ratio(r.inprocess.multi, o)],
     ['pcscd + vpcd, quickack route', show(r.pcsc.apduPerSec), show(r.pcsc.signPerSec), ratio(r.pcsc.signPerSec, o)],
     ['pcscd + vpcd, stock (no fix)', show(r.pcscWithoutFix.apduPerSec), show(r.pcscWithoutFix.signPerSec), ratio(r.pcscWithoutFix.signPerSec, o)],
+    [`portal IC-card logins/s, ${r.portal.cards} cards (1 signature each)`, '', show(r.portal.loginsPerSec), ratio(r.portal.loginsPerSec, o)],
+  );
+  const notes = [
+    `median APDU round trip through pcscd: ${show(r.pcsc.apduMedianMs, ' ms')} with the fix, ${show(r.pcscWithoutFix.apduMedianMs, ' ms')} without`,
+    `${r.workers} worker threads ÷ openssl -multi ${r.workers}: ${ratio(r.inprocess.multi, r.openssl.multi)}`,
+    r.portal.loginsPerSec.value === null
+      ? `portal login latency: ${show(r.portal.p50Ms)}`
+      : `portal login latency (GET /login to the menu, ${r.portal.cards} concurrent clients, ${r.portal.logins ?? '?'} logins in ${r.portal.seconds ?? '?'} s): ` +
+        `p50 ${show(r.portal.p50Ms, ' ms')}, p95 ${show(r.portal.p95Ms, ' ms')}, p99 ${show(r.portal.p99Ms, ' ms')}`,
+    ...reasons.map((reason, i) => `[${i + 1}] ${reason}`),
   ];
+  return { rows, notes };
+}
+
+export function formatBench(r: BenchResult): string {
+  const { rows, notes } = benchTable(r);
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((row) => row[i]!.length)));
   const lines = rows.map((row) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  '));
   lines.splice(1, 0, widths.map((w) => '-'.repeat(w)).join('  '));
-  lines.push('', `median APDU round trip through pcscd: ${show(r.pcsc.apduMedianMs, ' ms')} with the fix, ${show(r.pcscWithoutFix.apduMedianMs, ' ms')} without`);
-  lines.push(`${r.workers} worker threads ÷ openssl -multi ${r.workers}: ${ratio(r.inprocess.multi, r.openssl.multi)}`);
+  lines.push('', ...notes);
   return lines.join('\n');
 }

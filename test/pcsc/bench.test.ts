@@ -2,8 +2,8 @@
  * The benchmark runs end to end and writes every figure it promises, measured (not null) on a
  * machine with the PC/SC stack. No speed is asserted here: figures belong in the benchmark's output.
  */
-import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { execFile, spawnSync } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -12,18 +12,29 @@ import { kBin } from '../support/served-card.js';
 
 const run = promisify(execFile);
 
+type Figure = { value: number | null; reason?: string };
+
 describe('jpki-hil bench', () => {
   const dir = tempDir();
   afterAll(() => dir.remove());
 
-  it('measures openssl, in-process (1 and N threads) and pcscd with and without the fix, as a table and JSON', async () => {
+  it('measures openssl, in-process (1..N threads), pcscd with and without the fix and portal logins, as a table, JSON and HTML', async () => {
     const json = join(dir.path, 'bench.json');
-    const { stdout } = await run(process.execPath, [kBin, 'bench', '--seconds', '1', '--workers', '2', '--json', json], { encoding: 'utf8', timeout: 120_000 });
+    const html = join(dir.path, 'bench.html');
+    const { stdout, stderr } = await run(process.execPath, [kBin, 'bench', '--seconds', '1', '--workers', '2', '--cards', '3', '--json', json, '--html', html], {
+      encoding: 'utf8',
+      timeout: 150_000,
+    });
     expect(stdout).toMatch(/in-process emulator, 2 worker threads/);
     expect(stdout).toMatch(/pcscd \+ vpcd, quickack route/);
-    const r = JSON.parse(readFileSync(json, 'utf8')) as Record<string, Record<string, { value: number | null; reason?: string }> | number | string>;
+    expect(stdout).toMatch(/portal IC-card logins\/s, 3 cards/);
+    expect(stdout).toMatch(/portal login latency .* p50 [\d.,]+ ms, p95 [\d.,]+ ms, p99 [\d.,]+ ms/);
+    // Progress goes to stderr while the figures are measured.
+    expect(stderr).toMatch(/portal: 3 clients logging in for 1 s/);
+
+    const r = JSON.parse(readFileSync(json, 'utf8')) as Record<string, Record<string, unknown> | number | string>;
     expect(r.workers).toBe(2);
-    const value = (group: string, key: string): number | null => (r[group] as Record<string, { value: number | null }>)[key]!.value;
+    const figure = (group: string, key: string): Figure => (r[group] as Record<string, Figure>)[key]!;
     for (const [group, key] of [
       ['openssl', 'single'],
       ['openssl', 'multi'],
@@ -33,8 +44,40 @@ describe('jpki-hil bench', () => {
       ['pcsc', 'apduPerSec'],
       ['pcsc', 'signPerSec'],
       ['pcscWithoutFix', 'apduPerSec'],
+      ['portal', 'loginsPerSec'],
+      ['portal', 'p50Ms'],
+      ['portal', 'p95Ms'],
+      ['portal', 'p99Ms'],
     ]) {
-      expect(value(group!, key!), `${group}.${key}`).toBeGreaterThan(0);
+      const f = figure(group!, key!);
+      expect(f.reason, `${group}.${key}`).toBeUndefined();
+      expect(f.value, `${group}.${key}`).toBeGreaterThan(0);
     }
-  });
+    const portal = r.portal as Record<string, unknown>;
+    expect(portal.cards).toBe(3);
+    expect(portal.logins).toBeGreaterThan(0);
+    const [p50, p95, p99] = (['p50Ms', 'p95Ms', 'p99Ms'] as const).map((k) => figure('portal', k).value!);
+    expect(p50).toBeLessThanOrEqual(p95!);
+    expect(p95).toBeLessThanOrEqual(p99!);
+    // Each worker count up to 2 was measured, and the curve ends at the multi figure.
+    const curve = (r.inprocess as { byWorkers: { workers: number; signPerSec: Figure }[] }).byWorkers;
+    expect(curve.map((p) => p.workers)).toEqual([1, 2]);
+    expect(curve.every((p) => p.signPerSec.value! > 0)).toBe(true);
+    expect(curve[1]!.signPerSec.value).toBe(figure('inprocess', 'multi').value);
+
+    // The HTML page holds the table and the chart; the chart is well-formed XML with the openssl line.
+    const page = readFileSync(html, 'utf8');
+    expect(page).toMatch(/^<!DOCTYPE html>/);
+    expect(page).toContain('portal IC-card logins/s, 3 cards');
+    const svg = /<svg[\s\S]*<\/svg>/.exec(page)?.[0];
+    expect(svg, 'the HTML page has no <svg>').toBeDefined();
+    expect(svg).toContain('data-series="openssl"');
+    expect(svg).toContain('data-series="inprocess"');
+    const file = join(dir.path, 'chart.svg');
+    writeFileSync(file, svg!);
+    const lint = spawnSync('xmllint', ['--noout', file], { encoding: 'utf8' });
+    if (lint.error) throw new Error(`xmllint is needed to check the chart (${lint.error.message}); install it with: apt-get install libxml2-utils`);
+    expect(lint.stderr).toBe('');
+    expect(lint.status).toBe(0);
+  }, 180_000);
 });

@@ -1,22 +1,26 @@
-/** `jpki-hil bench` (also `npm run bench`): signing and APDU throughput, as ratios to openssl in the same run. */
+/** `jpki-hil bench` (also `npm run bench`): signing, APDU and portal-login throughput, as ratios to openssl in the same run. */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Argv } from 'yargs';
+import { benchReportHtml } from '../../bench/bench-report.js';
 import { formatBench, runBench } from '../../bench/bench.js';
 import type { CommandContext, CommandRegistrar } from '../main.js';
 
 export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
   parser.command(
     'bench',
-    'Measure APDU round trips and signatures per second in-process and through pcscd/vpcd, next to openssl speed',
+    'Measure APDU round trips and signatures per second in-process and through pcscd/vpcd, and portal logins per second, next to openssl speed',
     (y) =>
       y
         .option('seconds', { type: 'number', default: 3, describe: 'Longest time for each measurement' })
         .option('pcsc', { type: 'boolean', default: true, describe: 'Measure through pcscd and vpcd (--no-pcsc to skip)' })
         .option('workers', { type: 'number', default: availableParallelism(), defaultDescription: 'the number of cores', describe: 'Worker threads (and openssl processes) for the multi figures' })
+        .option('portal', { type: 'boolean', default: true, describe: 'Measure IC-card logins at the mock portal (--no-portal to skip)' })
+        .option('cards', { type: 'number', default: 4, describe: 'Emulated cards (and concurrent clients) logging in at the portal' })
         .option('json', { type: 'string', describe: 'Also write the figures as JSON to this file' })
-        .example('$0 bench --json out/bench.json', ''),
+        .option('html', { type: 'string', describe: 'Also write a self-contained HTML page with the table and the throughput chart' })
+        .example('$0 bench --json out/bench.json --html out/bench.html', ''),
     async (args) => {
       if (!(args.seconds > 0 && args.seconds <= 600)) {
         ctx.io.err('jpki-hil: --seconds must be between 0 and 600');
@@ -28,13 +32,28 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         ctx.exitCode = 2;
         return;
       }
-      const result = await runBench({ seconds: args.seconds, workers: args.workers, pcsc: args.pcsc, progress: (line) => ctx.io.err(`bench: ${line}`) });
-      ctx.io.out(formatBench(result));
-      if (args.json) {
-        const path = resolve(args.json);
-        mkdirSync(dirname(path), { recursive: true });
-        writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
-        ctx.io.out(`figures written to ${path}`);
+      if (!(Number.isInteger(args.cards) && args.cards >= 1 && args.cards <= 64)) {
+        ctx.io.err('jpki-hil: --cards must be a whole number from 1 to 64');
+        ctx.exitCode = 2;
+        return;
       }
+      const started = Date.now();
+      const result = await runBench({
+        seconds: args.seconds,
+        workers: args.workers,
+        pcsc: args.pcsc,
+        portal: args.portal,
+        cards: args.cards,
+        progress: (line) => ctx.io.err(`bench [${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s]: ${line}`),
+      });
+      ctx.io.out(formatBench(result));
+      const write = (file: string, text: string, what: string): void => {
+        const path = resolve(file);
+        mkdirSync(dirname(path), { recursive: true });
+        writeFileSync(path, text);
+        ctx.io.out(`${what} written to ${path}`);
+      };
+      if (args.json) write(args.json, `${JSON.stringify(result, null, 2)}\n`, 'figures');
+      if (args.html) write(args.html, benchReportHtml(result), 'report');
     },
   );

@@ -1,0 +1,53 @@
+/**
+ * The benchmark as one small self-contained HTML page (`jpki-hil bench --html <file>`): the table
+ * of the terminal, the notes under it and the throughput chart inline — no scripts, no external
+ * styles, fonts or images, so the file can be attached to a CI run or mailed as it is.
+ */
+import { benchTable, type BenchResult } from './bench.js';
+import { escapeXml, throughputChartSvg } from './throughput-chart.js';
+
+const escapeHtml = escapeXml;
+
+const kStyle = `
+body { font-family: sans-serif; margin: 2em; color: #222; max-width: 60em; }
+table { border-collapse: collapse; margin: 1em 0; }
+th, td { border: 1px solid #ccc; padding: 0.3em 0.7em; }
+th { background: #f3f3f3; text-align: left; }
+td.n { text-align: right; font-variant-numeric: tabular-nums; }
+.meta { color: #555; }
+figure { margin: 1.5em 0; }
+`;
+
+export function benchReportHtml(r: BenchResult): string {
+  const { rows, notes } = benchTable(r);
+  const [header = [], ...body] = rows;
+  const table = [
+    '<table>',
+    `<thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join('')}</tr></thead>`,
+    '<tbody>',
+    ...body.map((row) => `<tr>${row.map((cell, i) => (i === 0 ? `<td>${escapeHtml(cell)}</td>` : `<td class="n">${escapeHtml(cell)}</td>`)).join('')}</tr>`),
+    '</tbody>',
+    '</table>',
+  ].join('\n');
+  return `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>jpki-hil benchmark ${escapeHtml(r.date)}</title>
+<style>${kStyle}</style>
+</head>
+<body>
+<h1>jpki-hil benchmark</h1>
+<p class="meta">${escapeHtml(`${r.date} · Node ${r.node} · ${r.workers} worker threads · ${r.portal.cards} cards at the portal`)}</p>
+${table}
+<ul>
+${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('\n')}
+</ul>
+<figure>
+${throughputChartSvg(r)}<figcaption>${escapeHtml('Signatures per second through the card’s APDU path in-process, by worker threads, against openssl speed rsa2048 in the same run.')}</figcaption>
+</figure>
+</body>
+</html>
+`;
+}

@@ -1,0 +1,103 @@
+/**
+ * What a browser does for the portal's login page, and no more: one cookie jar (the session
+ * cookie), the page's CSRF token, the script's JSON POSTs with the `x-csrf-token` header, form
+ * POSTs with the hidden `_csrf` field, and redirects followed by hand so that every Set-Cookie on
+ * the way is kept. Over real HTTP (fetch), so the benchmark pays for the sockets a browser pays for.
+ */
+
+export interface PageAnswer {
+  status: number;
+  /** Where the last answer came from, after redirects. */
+  url: string;
+  body: string;
+}
+
+/** A portal answer the login did not expect: the step, the status and the portal's `{ code, message }`. */
+export class PortalAnswerError extends Error {
+  constructor(step: string, status: number, body: string) {
+    super(`${step}: HTTP ${status} ${body.slice(0, 300)}`);
+    this.name = 'PortalAnswerError';
+  }
+}
+
+const kMaxRedirects = 5;
+
+export class PortalBrowser {
+  private readonly _cookies = new Map<string, string>();
+  csrfToken = '';
+
+  constructor(readonly baseUrl: string) {}
+
+  /** Opens a page (following redirects); keeps its CSRF token when it has one. */
+  async get(path: string): Promise<PageAnswer> {
+    return this._send(path, { method: 'GET' });
+  }
+
+  /** The login script's `postJson`: JSON body, CSRF header; the answer must be 2xx JSON. */
+  async postJson<T>(path: string, payload: unknown): Promise<T> {
+    const answer = await this._send(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-csrf-token': this.csrfToken },
+      body: JSON.stringify(payload),
+    });
+    if (answer.status < 200 || answer.status >= 300) throw new PortalAnswerError(`POST ${path}`, answer.status, answer.body);
+    return JSON.parse(answer.body) as T;
+  }
+
+  /** A form submitted with its hidden `_csrf` field. */
+  async postForm(path: string, fields: Record<string, string>): Promise<PageAnswer> {
+    return this._send(path, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({ _csrf: this.csrfToken, ...fields }).toString(),
+    });
+  }
+
+  private async _send(path: string, init: { method: string; headers?: Record<string, string>; body?: string }): Promise<PageAnswer> {
+    let url = new URL(path, this.baseUrl);
+    let request = init;
+    for (let hop = 0; ; hop++) {
+      const response = await fetch(url, { ...request, headers: { ...request.headers, ...this._cookieHeader() }, redirect: 'manual' });
+      this._keepCookies(response.headers.getSetCookie());
+      const body = await response.text();
+      const location = response.headers.get('location');
+      if (response.status >= 300 && response.status < 400 && location) {
+        if (hop >= kMaxRedirects) throw new PortalAnswerError(`${init.method} ${path}`, response.status, `more than ${kMaxRedirects} redirects`);
+        // 303 (and 301/302 after a POST, as browsers do) turns into a GET without a body.
+        url = new URL(location, url);
+        request = { method: 'GET' };
+        continue;
+      }
+      if ((response.headers.get('content-type') ?? '').startsWith('text/html')) {
+        const token = /<meta name="csrf-token" content="([^"]+)">|name="_csrf" value="([^"]+)"/.exec(body);
+        if (token) this.csrfToken = token[1] ?? token[2]!;
+      }
+      return { status: response.status, url: url.pathname, body };
+    }
+  }
+
+  private _cookieHeader(): Record<string, string> {
+    if (this._cookies.size === 0) return {};
+    return { cookie: [...this._cookies].map(([name, value]) => `${name}=${value}`).join('; ') };
+  }
+
+  private _keepCookies(setCookies: string[]): void {
+    for (const line of setCookies) {
+      const [pair = '', ...attributes] = line.split(';');
+      const eq = pair.indexOf('=');
+      if (eq <= 0) continue;
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const cleared =
+        value === '' ||
+        attributes.some((a) => {
+          const [key = '', v = ''] = a.split('=').map((s) => s.trim());
+          if (key.toLowerCase() === 'max-age') return Number(v) <= 0;
+          if (key.toLowerCase() === 'expires') return Date.parse(v) <= Date.now();
+          return false;
+        });
+      if (cleared) this._cookies.delete(name);
+      else this._cookies.set(name, value);
+    }
+  }
+}
