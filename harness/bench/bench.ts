@@ -44,6 +44,39 @@ export interface BenchResult {
   portal: { cards: number; loginsPerSec: Figure; p50Ms: Figure; p95Ms: Figure; p99Ms: Figure; logins: number | null; seconds: number | null };
 }
 
+/**
+ * The figures as `--json` writes them: every figure a number, or `null` with the reason next to it
+ * in its group's `reason` (e.g. `pcsc.signPerSec: null, pcsc.reason: "pcscd is not running"`), so
+ * that `openssl.single`, `portal.p95Ms` and the rest read as plain numbers.
+ */
+export function benchJson(result: BenchResult): Record<string, unknown> {
+  const flatten = (value: unknown): { json: unknown; reasons: string[] } => {
+    if (isFigure(value)) return { json: value.value, reasons: value.value === null && value.reason ? [value.reason] : [] };
+    if (Array.isArray(value)) {
+      const items = value.map(flatten);
+      return { json: items.map((i) => i.json), reasons: items.flatMap((i) => i.reasons) };
+    }
+    if (value !== null && typeof value === 'object') {
+      const out: Record<string, unknown> = {};
+      const reasons: string[] = [];
+      for (const [key, v] of Object.entries(value)) {
+        const f = flatten(v);
+        out[key] = f.json;
+        reasons.push(...f.reasons);
+      }
+      const unique = [...new Set(reasons)];
+      if (unique.length > 0) out.reason = unique.join('; ');
+      return { json: out, reasons: [] };
+    }
+    return { json: value, reasons: [] };
+  };
+  return flatten(result).json as Record<string, unknown>;
+}
+
+function isFigure(v: unknown): v is Figure {
+  return v !== null && typeof v === 'object' && 'value' in v && Object.keys(v).every((k) => k === 'value' || k === 'reason');
+}
+
 export interface BenchOptions {
   /** Seconds each measurement may take at most. */
   seconds: number;

@@ -4,7 +4,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { benchReportHtml } from '../../bench/bench-report.js';
-import { formatBench, runBench } from '../../bench/bench.js';
+import { benchJson, formatBench, runBench } from '../../bench/bench.js';
 import type { CommandContext, CommandRegistrar } from '../main.js';
 
 export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
@@ -53,7 +53,7 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         writeFileSync(path, text);
         ctx.io.out(`${what} written to ${path}`);
       };
-      if (args.json) write(args.json, `${JSON.stringify(result, null, 2)}\n`, 'figures');
+      if (args.json) write(args.json, `${JSON.stringify(benchJson(result), null, 2)}\n`, 'figures');
       if (args.html) write(args.html, benchReportHtml(result), 'report');
     },
   );
