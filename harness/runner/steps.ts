@@ -6,16 +6,18 @@
  */
 import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, extname, join, resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
 import { kPinLimits } from '../../emulator/index.js';
 import { AuthApp } from '../agents/phone/auth-app.js';
+import { CardActionError } from '../agents/card-actions.js';
 import { PhoneError } from '../agents/phone/phone-http.js';
 import { SigningApp } from '../agents/phone/signing-app.js';
 import { SimulatedPhone } from '../agents/phone/simulated-phone.js';
 import { CardCommandError, JpkiClient, kAids, PinError, type CardPin } from '../jpki/jpki-client.js';
-import type { Reader } from '../readers/reader.js';
+import { kPackageRoot } from '../package-root.js';
+import { ReaderError, type Reader } from '../readers/reader.js';
 import { harnessDefect, labProblem, productDefect, StepFailure } from './failures.js';
 import type { ScenarioPin, ScenarioStep } from './scenario.js';
 import type { ScenarioWorld } from './world.js';
@@ -122,7 +124,7 @@ export async function runStep(step: ScenarioStep, run: StepRun): Promise<void> {
       return;
     }
     case 'click':
-      await target(page, step.testId, step.text && t(step.text)).click({ timeout: run.timeoutMs });
+      await (await target(page, step.testId, step.text && t(step.text))).click({ timeout: run.timeoutMs });
       await page.waitForLoadState('load', { timeout: run.timeoutMs }).catch(() => undefined);
       return;
     case 'fill':
@@ -160,12 +162,27 @@ export async function runStep(step: ScenarioStep, run: StepRun): Promise<void> {
     case 'command':
       return commandStep(step.run.map(t), step.expectExit ?? 0, run);
     case 'custom':
-      return customStep(step.module, step.export, step.with ?? {}, run);
+      return customStep(step.module, step.export, resolveArgs(step.with ?? {}, t) as Record<string, unknown>, run);
   }
 }
 
-function target(page: Page, testId: string | undefined, text: string | undefined): Locator {
+/** A custom step's `with`, its strings' templates resolved (the loader checks them like any other field's). */
+function resolveArgs(value: unknown, t: (text: string) => string): unknown {
+  if (typeof value === 'string') return t(value);
+  if (Array.isArray(value)) return value.map((v) => resolveArgs(v, t));
+  if (value !== null && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, resolveArgs(v, t)]));
+  return value;
+}
+
+/**
+ * What `click` clicks: the element with the test id; else a button or link named exactly by the text
+ * (what a person means by 「連携する」, even when a paragraph before it quotes 「連携する」); else the
+ * first element showing the text.
+ */
+async function target(page: Page, testId: string | undefined, text: string | undefined): Promise<Locator> {
   if (testId) return page.getByTestId(testId);
+  const named = page.getByRole('button', { name: text!, exact: true }).or(page.getByRole('link', { name: text!, exact: true }));
+  if ((await named.count()) > 0) return named.first();
   return page.getByText(text!, { exact: false }).first();
 }
 
@@ -488,12 +505,16 @@ async function customStep(module: string, exportName: string | undefined, args: 
   try {
     await (fn as CustomStep)(ctx);
   } catch (e) {
-    if (e instanceof StepFailure) throw e;
+    // What the card, reader or an agent threw keeps its own class; anything else is the step's bug.
+    if (e instanceof StepFailure || e instanceof ReaderError || e instanceof CardCommandError || e instanceof PhoneError || e instanceof CardActionError) throw e;
     throw harnessDefect(`custom step ${module}: ${(e as Error).message ?? String(e)}`, e);
   }
 }
 
-/** Loads a step module; TypeScript is compiled on the fly (one file, ESM; its imports must be JavaScript or packages). */
+/**
+ * Loads a step module; TypeScript is compiled on the fly (one file, ESM). Its imports must be
+ * packages or JavaScript files — or the harness's own sources (see `compiledSpecifier`).
+ */
 async function importStepModule(path: string): Promise<Record<string, unknown>> {
   const ext = extname(path);
   if (ext !== '.ts' && ext !== '.mts') return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
@@ -508,11 +529,32 @@ async function importStepModule(path: string): Promise<Record<string, unknown>> 
   // Next to the source, so that its relative imports of JavaScript files and packages resolve as written.
   const compiled = join(dirname(path), `.${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}.jpki-hil-step.mjs`);
   try {
-    writeFileSync(compiled, output.outputText);
+    writeFileSync(compiled, output.outputText.replace(kRelativeSpecifier, (_whole, before: string, quote: string, specifier: string) => `${before}${quote}${compiledSpecifier(dirname(path), specifier)}${quote}`));
     return (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
   } finally {
     rmSync(compiled, { force: true });
   }
+}
+
+/** `from './x.js'`, `import './x.js'`, `import('./x.js')` in compiled JavaScript. */
+const kRelativeSpecifier = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"\n]+)\2/g;
+
+/**
+ * A step next to a scenario imports the harness as the sources name it
+ * (`../../../harness/jpki/jpki-client.js`), but those .js files exist only compiled, under dist/.
+ * When the runner itself runs from dist/, such a specifier is pointed at the compiled file — the
+ * very module the runner uses, so classes like PinError are the same on both sides. Anything that
+ * exists as written is left alone.
+ */
+function compiledSpecifier(fromDir: string, specifier: string): string {
+  const target = resolve(fromDir, specifier);
+  if (existsSync(target)) return specifier;
+  const dist = join(kPackageRoot, 'dist');
+  if (!fileURLToPath(import.meta.url).startsWith(dist + sep)) return specifier;
+  const inPackage = relative(kPackageRoot, target);
+  if (inPackage.startsWith('..') || isAbsolute(inPackage) || inPackage.startsWith(`dist${sep}`)) return specifier;
+  const compiled = join(dist, inPackage);
+  return existsSync(compiled) ? pathToFileURL(compiled).href : specifier;
 }
 
 function excerpt(text: string, max = 200): string {

@@ -237,6 +237,12 @@ export class ScenarioWorld {
       closers.push(() => context.close());
       if (options.trace) await context.tracing.start({ screenshots: true, snapshots: true });
       const page = await context.newPage();
+      // A person answers 「申請します。よろしいですか？」 with OK (the guides' next step); Playwright
+      // would dismiss every dialog, and a confirm() would then silently stop the flow.
+      page.on('dialog', (dialog) => {
+        options.log(`browser ${dialog.type()}: ${dialog.message()} → OK`);
+        void dialog.accept().catch(() => undefined);
+      });
       const world = new ScenarioWorld(events, options, baseUrl, context, page, agent);
       made.world = world;
       world._closers.push(...closers);
