@@ -23,6 +23,7 @@ export {
 export { isValidMyNumber, randomMyNumber } from './issuance/my-number.js';
 export { issueCard, kCardInfoPublicKeyFile, kPinLimits, revokeCardCertificate, type IssuedCardImage } from './issuance/issue-card.js';
 export { crlNextUpdates, decodeSignatureIdentity, initCa, loadCa, publishCrls, refreshCrlsIfStale, type TestCa } from './issuance/test-ca.js';
+export { kReportSignerAuthority, kReportSignerFiles, reportSigner, reportSignerCaFile, type ReportSigner, type ReportSignerOptions } from './issuance/report-signer.js';
 export { kJpkiAid } from './applets/jpki.js';
 export { kKenhojoAid } from './applets/kenhojo.js';
 export { kKenkakuAid } from './applets/kenkaku.js';

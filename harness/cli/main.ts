@@ -6,6 +6,7 @@ import yargs, { type Argv } from 'yargs';
 import { registerAgentCommand } from './commands/agent.js';
 import { registerBenchCommand } from './commands/bench.js';
 import { registerCaCommands } from './commands/ca.js';
+import { registerCertifyCommand } from './commands/certify.js';
 import { registerCitizenCommand } from './commands/citizen.js';
 import { registerCardCommands } from './commands/card.js';
 import { registerDemoCommand } from './commands/demo.js';
@@ -31,7 +32,7 @@ export async function run(argv: readonly string[], io: CliIo = kProcessIo): Prom
     .scriptName('jpki-hil')
     .usage('$0 <command> [options]\n\nA hardware-in-the-loop test harness for services that use the My Number Card (JPKI).')
     .strict()
-    .demandCommand(1, 'Name a command (run, merge-reports, ca, card, portal, citizen, mypage, agent, readers, info, demo, doctor, bench).')
+    .demandCommand(1, 'Name a command (run, merge-reports, certify, ca, card, portal, citizen, mypage, agent, readers, info, demo, doctor, bench).')
     .recommendCommands()
     .help()
     .alias('h', 'help')
@@ -42,7 +43,7 @@ export async function run(argv: readonly string[], io: CliIo = kProcessIo): Prom
       // Stop here: yargs would otherwise go on to run the handler with the bad arguments.
       throw error ?? new UserError(`${message}\n  see: jpki-hil ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} --help`.replace('  --help', ' --help'), 2);
     });
-  for (const register of [registerRunCommands, registerCaCommands, registerCardCommands, registerDemoCommand, registerDoctorCommand, registerBenchCommand, registerReaderCommands, registerAgentCommand, registerPortalCommand, registerCitizenCommand, registerMyPageCommand]) parser = register(parser, ctx);
+  for (const register of [registerRunCommands, registerCertifyCommand, registerCaCommands, registerCardCommands, registerDemoCommand, registerDoctorCommand, registerBenchCommand, registerReaderCommands, registerAgentCommand, registerPortalCommand, registerCitizenCommand, registerMyPageCommand]) parser = register(parser, ctx);
   let helpText = '';
   try {
     await parser.parseAsync([...argv], {}, (_err, _argv, output) => {

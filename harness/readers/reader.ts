@@ -24,16 +24,25 @@ export type ReaderErrorCode =
   /** The PC/SC stack is missing: no binding, or pcscd is not running. */
   | 'PCSC_UNAVAILABLE'
   /** The exchange with the card failed for another reason (reset by another program, comm error). */
-  | 'TRANSMIT_FAILED';
+  | 'TRANSMIT_FAILED'
+  /**
+   * The device refused or failed the exchange as its profile says it does (too long for it, an AID
+   * it may not select, slower than its timeout): in a certification run, the device's own failure.
+   */
+  | 'DEVICE_LIMIT';
 
 export class ReaderError extends Error {
+  /** A fault a device profile injected on purpose (a field drop, a card moved), not the lab's trouble. */
+  readonly injected: boolean;
+
   constructor(
     readonly code: ReaderErrorCode,
     message: string,
-    options?: { cause?: unknown },
+    options?: { cause?: unknown; injected?: boolean },
   ) {
-    super(message, options);
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ReaderError';
+    this.injected = options?.injected ?? false;
   }
 }
 

@@ -18,7 +18,10 @@ import { harnessDefect, labProblem } from './failures.js';
 export type ReaderChoice = { kind: 'emulator' } | { kind: 'pcsc'; name?: string | undefined };
 
 export interface CardSlot {
+  /** The card as the device delivers it: through the profile shim when there is one, traced. */
   readonly reader: RecordingReader;
+  /** The card as the harness checks it (expectCard, health checks): past any profile, traced. */
+  readonly checks: RecordingReader;
   readonly kind: 'emulator' | 'vpcd' | 'physical';
   /** The emulated card, when the harness holds it (not for physical readers). */
   readonly card: Card | undefined;
@@ -43,6 +46,11 @@ export interface SlotOptions {
   /** A number unique in the run: names the in-process reader, picks the vpcd slot. */
   index: number;
   onApdu: (entry: ApduTraceEntry) => void;
+  /**
+   * Puts a device between the reader and everyone who uses it (the profile shim); `powerCycle`
+   * takes the card out of the field and back.
+   */
+  wrap?: ((reader: Reader, powerCycle: () => Promise<void>) => Reader) | undefined;
   /** For pcsc: the run's provider (one binding per run). */
   provider?: PcscReaderProvider | undefined;
   log?: (line: string) => void;
@@ -65,7 +73,11 @@ function emulatorSlot(options: SlotOptions): CardSlot {
     kind: 'emulator',
     card,
     removedOnPurpose: false,
-    reader: new RecordingReader(inner, { onApdu: options.onApdu, cutPower: () => inner.remove() }),
+    checks: new RecordingReader(inner, { onApdu: options.onApdu }),
+    reader: new RecordingReader(shaped(inner, options, async () => {
+      inner.remove();
+      inner.insert();
+    }), { onApdu: options.onApdu, cutPower: () => inner.remove() }),
     remove: () => {
       inner.remove();
       return Promise.resolve();
@@ -108,7 +120,11 @@ async function vpcdSlot(provider: PcscReaderProvider, slot: number, options: Slo
     kind: 'vpcd',
     card,
     removedOnPurpose: false,
-    reader: new RecordingReader(inner, { onApdu: options.onApdu, cutPower: remove }),
+    checks: new RecordingReader(inner, { onApdu: options.onApdu }),
+    reader: new RecordingReader(shaped(inner, options, async () => {
+      await remove();
+      await vpcd.insert();
+    }), { onApdu: options.onApdu, cutPower: remove }),
     remove,
     insert: async () => {
       await vpcd.insert();
@@ -130,11 +146,19 @@ async function physicalSlot(provider: PcscReaderProvider, name: string, options:
     kind: 'physical',
     card: undefined,
     removedOnPurpose: false,
-    reader: new RecordingReader(inner, { onApdu: options.onApdu }),
+    checks: new RecordingReader(inner, { onApdu: options.onApdu }),
+    reader: new RecordingReader(
+      shaped(inner, options, () => Promise.reject(labProblem(`cannot take the card in "${inner.name}" out of the field: the harness does not serve it`))),
+      { onApdu: options.onApdu },
+    ),
     remove: refuse('remove'),
     insert: refuse('insert'),
     close: () => Promise.resolve(),
   };
+}
+
+function shaped(reader: Reader, options: SlotOptions, powerCycle: () => Promise<void>): Reader {
+  return options.wrap ? options.wrap(reader, powerCycle) : reader;
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number, message: string): Promise<T> {

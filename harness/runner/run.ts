@@ -9,13 +9,15 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { initCa, issueCard, loadCardDefinition, type CardDefinition, type CardImage, type TestCa } from '../../emulator/index.js';
+import { initCa, issueCard, kAtrPresets, loadCardDefinition, type CardDefinition, type CardImage, type TestCa } from '../../emulator/index.js';
 import type { Reporter } from '../../reports/reporter.js';
 import { launchBrowser } from '../browser/launch-chromium.js';
 import { JpkiClient, kAids } from '../jpki/jpki-client.js';
 import { pcscdRunning } from '../readers/pcsc-environment.js';
 import { PcscReaderProvider } from '../readers/pcsc-reader.js';
+import { atrsFrom, ProfileReader, seededRandom } from '../readers/profile-reader.js';
 import type { Reader } from '../readers/reader.js';
+import type { DeviceProfile } from '../profiles/profile.js';
 import type { ApduTraceEntry } from '../readers/recording-reader.js';
 import { openCardSlot, vpcdReaderName, vpcdSlotOf, type CardSlot, type ReaderChoice } from './card-slot.js';
 import { classify, firstLine } from './failures.js';
@@ -52,13 +54,42 @@ export interface RunOptions {
   log: (line: string) => void;
   /** Keep a Playwright trace for failures (default true). */
   trace?: boolean | undefined;
+  /** The device the card is read through (the profile shim); none: the reader as it is. */
+  profile?: DeviceProfile | undefined;
+  /** Seeds the profile's fault odds, so that a run can be repeated (default 1). */
+  seed?: number | undefined;
+  /** Shared with other runs (the caller closes it); default: made for this run and closed after it. */
+  resources?: RunResources | undefined;
 }
 
 /** Why a scenario cannot run with these options, or undefined when it can. */
-export function skipReason(scenario: Scenario, options: Pick<RunOptions, 'reader' | 'baseUrl'>): string | undefined {
+export function skipReason(scenario: Scenario, options: Pick<RunOptions, 'reader' | 'baseUrl' | 'profile'>): string | undefined {
   if (scenario.requires.realHardware && options.reader.kind === 'emulator') return 'needs real hardware: run it with --reader pcsc:<reader name>';
-  if (scenario.requires.phone === 'ios' || scenario.requires.phone === 'android') return `needs an ${scenario.requires.phone === 'ios' ? 'iPhone' : 'Android phone'}; the simulated phone is neither`;
   if (scenario.portal === 'external' && !options.baseUrl) return 'targets an external portal: give its URL with --base-url';
+  if (options.profile) return notApplicable(scenario, options.profile);
+  if (scenario.requires.phone === 'ios' || scenario.requires.phone === 'android') return `needs an ${scenario.requires.phone === 'ios' ? 'iPhone' : 'Android phone'}; the simulated phone is neither (choose a phone --profile)`;
+  return undefined;
+}
+
+const kPhoneStepKinds = new Set(['phoneScanQr', 'phoneLogin', 'phoneSign']);
+
+/**
+ * Whether a scenario applies to a device, from what the device declares (its profile, read like an
+ * implementation conformance statement) and what the scenario requires; the reason when it does not.
+ */
+export function notApplicable(scenario: Scenario, profile: DeviceProfile): string | undefined {
+  const req = scenario.requires;
+  if (req.interface !== 'any' && profile.interface !== 'both' && profile.interface !== req.interface) {
+    return `needs a ${req.interface} interface; ${profile.name} is ${profile.interface} only`;
+  }
+  if (req.extendedLength && !profile.apdu.extendedLength) return `needs extended-length APDUs, which ${profile.name} does not declare`;
+  const usesPhone = req.phone !== 'none' || scenario.steps.some((s) => kPhoneStepKinds.has(s.kind));
+  const usesPcReader = scenario.steps.some((s) => s.kind === 'pcLogin');
+  if (profile.kind === 'reader' && usesPhone) return `a phone flow; ${profile.name} is a reader`;
+  if (profile.kind === 'phone' && usesPcReader) return `a PC reader flow; ${profile.name} is a phone`;
+  if (profile.kind === 'phone' && (req.phone === 'ios' || req.phone === 'android') && profile.phone?.os !== req.phone) {
+    return `needs an ${req.phone === 'ios' ? 'iPhone' : 'Android phone'}; ${profile.name} is not one`;
+  }
   return undefined;
 }
 
@@ -66,13 +97,61 @@ export function scenarioInfo(s: Scenario): ScenarioInfo {
   return { id: s.id, title: s.title, tags: s.tags, file: s.file };
 }
 
+/**
+ * What runs can share: the test CA with the cards it issued, and the browser. A run makes its own
+ * unless the caller passes one — certification runs every device through one, and so do tests.
+ */
+export class RunResources {
+  private _browser: Promise<Browser> | undefined;
+  private _issuing: Promise<void> = Promise.resolve();
+  private readonly _issued = new Map<string, Promise<CardImage>>();
+
+  private constructor(
+    readonly caDir: string,
+    readonly ca: TestCa,
+    private readonly _workDir: string,
+  ) {}
+
+  static create(): RunResources {
+    const workDir = mkdtempSync(join(tmpdir(), 'jpki-hil-run-'));
+    const caDir = join(workDir, 'ca');
+    return new RunResources(caDir, initCa(caDir), workDir);
+  }
+
+  /** Launched on first use. */
+  browser(): Promise<Browser> {
+    this._browser ??= launchBrowser();
+    return this._browser;
+  }
+
+  /**
+   * One issuance per card definition, one at a time (the CA's serials and CRLs are files); every
+   * scenario and attempt then gets its own card made from a copy of the image.
+   */
+  issue(definition: CardDefinition): Promise<CardImage> {
+    const key = JSON.stringify(definition);
+    let image = this._issued.get(key);
+    if (!image) {
+      image = this._issuing.then(() => issueCard(this.ca, definition).then((r) => r.image));
+      this._issued.set(key, image);
+      this._issuing = image.then(
+        () => undefined,
+        () => undefined,
+      );
+    }
+    return image;
+  }
+
+  async close(): Promise<void> {
+    if (this._browser) await (await this._browser.catch(() => undefined))?.close().catch(() => undefined);
+    rmSync(this._workDir, { recursive: true, force: true });
+  }
+}
+
 interface RunContext {
   options: RunOptions;
-  ca: TestCa;
-  caDir: string;
-  browser: Promise<Browser>;
+  resources: RunResources;
   provider: PcscReaderProvider | undefined;
-  issue: (definition: CardDefinition) => Promise<CardImage>;
 }
 
 export async function runScenarios(options: RunOptions): Promise<RunResult> {
@@ -82,38 +161,17 @@ export async function runScenarios(options: RunOptions): Promise<RunResult> {
     suiteVersion: options.suiteVersion,
     startedAt: new Date(started).toISOString(),
     reader: describeReader(options.reader),
+    ...(options.profile ? { profile: options.profile.id } : {}),
   };
   options.reporter.onBegin?.(info);
-  const workDir = mkdtempSync(join(tmpdir(), 'jpki-hil-run-'));
   mkdirSync(options.outDir, { recursive: true });
   // Evidence of an earlier run in the same place would be mistaken for this run's.
   rmSync(join(options.outDir, 'artifacts'), { recursive: true, force: true });
   const results = new Map<string, ScenarioResult>();
   const provider = options.reader.kind === 'pcsc' ? new PcscReaderProvider() : undefined;
-  let browser: Promise<Browser> | undefined;
+  const resources = options.resources ?? RunResources.create();
   try {
-    const caDir = join(workDir, 'ca');
-    let issuing = Promise.resolve();
-    const ca = initCa(caDir);
-    const ctx: RunContext = {
-      options,
-      ca,
-      caDir,
-      get browser(): Promise<Browser> {
-        browser ??= launchBrowser();
-        return browser;
-      },
-      provider,
-      // One issuance at a time: the CA's serial numbers and CRLs are files.
-      issue: (definition) => {
-        const next = issuing.then(() => issueCard(ca, definition).then((r) => r.image));
-        issuing = next.then(
-          () => undefined,
-          () => undefined,
-        );
-        return next;
-      },
-    };
+    const ctx: RunContext = { options, resources, provider };
 
     const runnable: Scenario[] = [];
     for (const scenario of options.scenarios) {
@@ -144,9 +202,8 @@ export async function runScenarios(options: RunOptions): Promise<RunResult> {
       );
     }
   } finally {
-    if (browser) await (await browser.catch(() => undefined))?.close().catch(() => undefined);
     await provider?.close().catch(() => undefined);
-    rmSync(workDir, { recursive: true, force: true });
+    if (!options.resources) await resources.close();
   }
   const ordered = options.scenarios.map((s) => results.get(s.id)!).filter(Boolean);
   const failed = ordered.some((r) => r.status === 'failed');
@@ -231,7 +288,7 @@ async function runWithRetries(ctx: RunContext, scenario: Scenario, worker: numbe
   let image: CardImage;
   try {
     definition = loadCardDefinition(scenario.cardFile);
-    image = await ctx.issue(definition);
+    image = await ctx.resources.issue(definition);
   } catch (e) {
     return {
       scenario: scenarioInfo(scenario),
@@ -291,13 +348,18 @@ async function runAttempt(ctx: RunContext, scenario: Scenario, definition: CardD
   let world: ScenarioWorld | undefined;
   try {
     try {
-      slot = await openCardSlot(options.reader, { image, index: worker, onApdu, provider: ctx.provider, log });
+      const profile = options.profile;
+      const random = seededRandom((options.seed ?? 1) + attempt * 7919 + hashOf(scenario.id));
+      const wrap = profile
+        ? (reader: Reader, powerCycle: () => Promise<void>): Reader => new ProfileReader(reader, profile, { atrs: atrsFrom(kAtrPresets), random, powerCycle, log })
+        : undefined;
+      slot = await openCardSlot(options.reader, { image, index: worker, onApdu, provider: ctx.provider, log, wrap });
       world = await ScenarioWorld.create({
         portal: scenario.portal,
         definition,
-        caDir: ctx.caDir,
+        caDir: ctx.resources.caDir,
         slot,
-        browser: await ctx.browser,
+        browser: await ctx.resources.browser(),
         baseUrl: options.baseUrl,
         trace: options.trace ?? true,
         log,
@@ -408,17 +470,17 @@ class StepTimeout extends Error {
 async function labIfReaderGone(failure: Failure, slot: CardSlot | undefined): Promise<Failure> {
   if (failure.classification !== 'product' || !slot || slot.removedOnPurpose) return failure;
   let problem: string | undefined;
-  if (!slot.reader.cardPresent()) problem = `no card in reader "${slot.reader.name}" although the scenario did not remove it`;
+  if (!slot.checks.cardPresent()) problem = `no card in reader "${slot.checks.name}" although the scenario did not remove it`;
   else {
     try {
-      const connection = await slot.reader.connect();
+      const connection = await slot.checks.connect();
       try {
         await new JpkiClient(connection).selectAp(kAids.jpki);
       } finally {
         await connection.disconnect('reset').catch(() => undefined);
       }
     } catch (e) {
-      problem = `reader "${slot.reader.name}" no longer answers (${(e as Error).message})`;
+      problem = `reader "${slot.checks.name}" no longer answers (${(e as Error).message})`;
     }
   }
   if (!problem) return failure;
@@ -442,6 +504,13 @@ async function keepEvidence(world: ScenarioWorld, dir: string, trace: ApduTraceE
   writeFileSync(apdus, `${JSON.stringify(trace, null, 2)}\n`);
   attachments.push({ name: 'apdu-trace', path: apdus, contentType: 'application/json' });
   return attachments;
+}
+
+/** A stable number from a scenario id, so that each scenario draws its own faults. */
+function hashOf(text: string): number {
+  let h = 0;
+  for (const c of text) h = (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0;
+  return h;
 }
 
 function safeName(id: string): string {

@@ -241,12 +241,14 @@ async function pcLogin(world: ScenarioWorld, pin: string | undefined, expected: 
   const page = world.page;
   if (!new URL(page.url(), 'http://x').pathname.endsWith('/login')) await page.goto(world.url('/login'), { timeout: run.timeoutMs });
   world.nextAgentPin = pin;
+  world.lastAgentFailure = undefined;
   const requestsBefore = world.pinRequests.length;
   try {
     await page.getByTestId('login-ic-card').click({ timeout: run.timeoutMs });
     const outcome = await loginOutcome(page, run);
     if (outcome.kind === 'error' && expected !== 'error') {
-      throw productDefect(`the login failed: ${outcome.message}${world.pinRequests.length === requestsBefore ? ' (the PC agent was never asked for a PIN)' : ''}`);
+      const agent = world.lastAgentFailure ? ` (PC agent: ${world.lastAgentFailure})` : world.pinRequests.length === requestsBefore ? ' (the PC agent was never asked for a PIN)' : '';
+      throw productDefect(`the login failed: ${outcome.message}${agent}`);
     }
     if (expected !== undefined && outcome.kind !== expected) {
       throw productDefect(`expected the login to end in ${expected}, but it ended in ${outcome.kind}${outcome.message ? `: ${outcome.message}` : ''} (${page.url()})`);
@@ -359,8 +361,9 @@ async function expectPhoneOutcome(action: () => Promise<void>, expectError: stri
 
 const kClientPin: Record<ScenarioPin, CardPin> = { auth: 'auth', sign: 'sign', kenhojo: 'kenhojo' };
 
-async function withCard<T>(world: ScenarioWorld, use: (client: JpkiClient) => Promise<T>): Promise<T> {
-  const connection = await world.slot.reader.connect();
+/** `direct`: the harness's own look at the card, past any device profile. */
+async function withCard<T>(world: ScenarioWorld, use: (client: JpkiClient) => Promise<T>, direct = false): Promise<T> {
+  const connection = await (direct ? world.slot.checks : world.slot.reader).connect();
   try {
     return await use(new JpkiClient(connection));
   } finally {
@@ -404,7 +407,7 @@ async function pinState(client: JpkiClient, pin: ScenarioPin | 'juki'): Promise<
 }
 
 async function expectCard(world: ScenarioWorld, pin: ScenarioPin | 'juki', triesLeft: number | undefined, blocked: boolean | undefined): Promise<void> {
-  const state = await withCard(world, (client) => pinState(client, pin));
+  const state = await withCard(world, (client) => pinState(client, pin), true);
   const problems: string[] = [];
   if (triesLeft !== undefined && state.triesLeft !== triesLeft) problems.push(`${state.triesLeft === undefined ? 'no count (the PIN is verified)' : `${state.triesLeft} tries left`} instead of ${triesLeft}`);
   if (blocked !== undefined && state.blocked !== blocked) problems.push(state.blocked ? 'it is blocked' : 'it is not blocked');

@@ -130,6 +130,8 @@ export class ScenarioWorld {
   /** The PIN the PC agent gives next for the authentication key (set by pcLogin); else the card's. */
   nextAgentPin: string | undefined;
   readonly pinRequests: PinRequest[] = [];
+  /** The PC agent's last failed request, as it logged it (code and cause). */
+  lastAgentFailure: string | undefined;
   /** What the phone's camera read last (phoneScanQr). */
   lastQr: string | undefined;
   /** The outbox messages already read by readOutbox / counted by waitForEvent. */
@@ -192,7 +194,12 @@ export class ScenarioWorld {
             return Promise.resolve(pin);
           },
           cardWaitMs: 3000,
-          log: (line) => options.log(`pc agent: ${line}`),
+          log: (line) => {
+            // "request 7: CARD_ERROR: …": what the agent told the page, with the cause the page leaves out.
+            const failed = /^request \S+: ([A-Z_]+.*)$/.exec(line);
+            if (failed && made.world) made.world.lastAgentFailure = failed[1];
+            options.log(`pc agent: ${line}`);
+          },
         });
         const started = agent;
         closers.push(() => started.close());

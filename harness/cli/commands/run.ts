@@ -15,6 +15,7 @@ import { ListReporter } from '../../../reports/list-reporter.js';
 import { mergeRunResults, readRunResultFile } from '../../../reports/merge.js';
 import { ProgressReporter } from '../../../reports/progress-reporter.js';
 import { ReporterMultiplexer, type Reporter } from '../../../reports/reporter.js';
+import { loadProfile, ProfileFileError, type DeviceProfile } from '../../profiles/profile.js';
 import type { ReaderChoice } from '../../runner/card-slot.js';
 import type { RunResult } from '../../runner/results.js';
 import { runScenarios } from '../../runner/run.js';
@@ -173,11 +174,24 @@ interface RunArgs {
   stepTimeout?: number | undefined;
   list: boolean;
   verbose: boolean;
+  profile?: string | undefined;
+  seed?: number | undefined;
+}
+
+/** A profile by id or file, as a user error that lists the known ids when it is not found. */
+export function profileArg(idOrFile: string): DeviceProfile {
+  try {
+    return loadProfile(idOrFile);
+  } catch (e) {
+    throw new UserError(e instanceof ProfileFileError ? e.message : (e as Error).message, 2);
+  }
 }
 
 export async function runCommand(ctx: CommandContext, args: RunArgs): Promise<RunResult | undefined> {
   const reader = parseReader(args.reader);
   const names = parseReporters(args.reporter);
+  const profile = args.profile === undefined ? undefined : profileArg(args.profile);
+  if (args.seed !== undefined && !Number.isInteger(args.seed)) throw new UserError(`--seed must be a whole number, not ${args.seed}`, 2);
   if (!Number.isInteger(args.workers) || args.workers < 1) throw new UserError(`--workers must be a whole number ≥ 1, not ${args.workers}`, 2);
   if (!Number.isInteger(args.retries) || args.retries < 0) throw new UserError(`--retries must be a whole number ≥ 0, not ${args.retries}`, 2);
   if (args.baseUrl !== undefined && !/^https?:\/\/[^/]+/.test(args.baseUrl)) throw new UserError(`--base-url "${args.baseUrl}" is not an http(s) URL`, 2);
@@ -223,6 +237,8 @@ export async function runCommand(ctx: CommandContext, args: RunArgs): Promise<Ru
       operator: process.stdin.isTTY ? terminalOperator(ctx, () => progress?.clear()) : undefined,
       signal: stop.signal,
       log,
+      profile,
+      seed: args.seed,
     });
   } finally {
     process.off('SIGINT', onSignal);
@@ -283,6 +299,8 @@ export function registerRunCommands(parser: Argv, ctx: CommandContext): Argv {
           .option('out', { type: 'string', default: outDir('run'), defaultDescription: 'out/run', describe: 'Where reports, screenshots and traces go' })
           .option('base-url', { type: 'string', describe: 'The site under test for portal: external scenarios (your staging site)' })
           .option('step-timeout', { type: 'number', describe: 'Default time limit per step in ms (15000); a step\'s own timeoutMs wins' })
+          .option('profile', { type: 'string', describe: 'Read the card through this device: a profile id (firmware-profiles/) or a profile file; scenarios that do not apply to it are skipped with the reason' })
+          .option('seed', { type: 'number', describe: "Seed for the profile's fault odds (field drop, card moved), to repeat a run exactly (default 1)" })
           .option('list', { type: 'boolean', default: false, describe: 'Print the selected scenarios and exit' })
           .option('verbose', { type: 'boolean', default: false, describe: 'Print the run log (agents, phone, portal events) on stderr as well as to <out>/run.log' })
           .example('$0 run --suite seeds', 'the seed guides\' flows on the in-process emulator')
@@ -303,6 +321,8 @@ export function registerRunCommands(parser: Argv, ctx: CommandContext): Argv {
           stepTimeout: args['step-timeout'],
           list: args.list,
           verbose: args.verbose,
+          profile: args.profile,
+          seed: args.seed,
         });
       },
     )
