@@ -8,9 +8,8 @@
  * docs/portal-protocols.md, so the pages, the portal's `/fail` reports and the runner's logs all
  * speak of the same few things a person can act on.
  */
-import { createHash } from 'node:crypto';
-import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { detachedSignedData, signedAttributes } from '../cms/signed-data.js';
 import { concat, toHex, type Bytes } from '../../iso7816/bytes.js';
 import { CardCommandError, JpkiClient, PinError, sha256DigestInfo, type ApduChannel } from '../jpki/jpki-client.js';
 import { ReaderError } from '../readers/reader.js';
@@ -101,16 +100,7 @@ export async function signNonceWithAuthKey(connection: ApduChannel, pin: string,
   return { signature, certificate };
 }
 
-/** The OIDs of a CMS SignedData over a document (RFC 5652, RFC 5754). */
-export const kCmsOids = {
-  data: '1.2.840.113549.1.7.1',
-  signedData: '1.2.840.113549.1.7.2',
-  contentType: '1.2.840.113549.1.9.3',
-  messageDigest: '1.2.840.113549.1.9.4',
-  signingTime: '1.2.840.113549.1.9.5',
-  sha256: '2.16.840.1.101.3.4.2.1',
-  sha256WithRsa: '1.2.840.113549.1.1.11',
-} as const;
+export { kCmsOids } from '../cms/signed-data.js';
 
 /** What the card answers for a file or key that is not there: a minor's card has no signature key, certificate or password. */
 const kSwFileNotFound = 0x6a82;
@@ -139,39 +129,8 @@ export async function signDocumentWithSignKey(connection: ApduChannel, password:
     }
     throw e;
   }
-  const certificate = pkijs.Certificate.fromBER(certificateDer);
-  const digest = createHash('sha256').update(document).digest();
-  const attributes = [
-    new pkijs.Attribute({ type: kCmsOids.contentType, values: [new asn1js.ObjectIdentifier({ value: kCmsOids.data })] }),
-    new pkijs.Attribute({ type: kCmsOids.signingTime, values: [new asn1js.UTCTime({ valueDate: signingTime })] }),
-    new pkijs.Attribute({ type: kCmsOids.messageDigest, values: [new asn1js.OctetString({ valueHex: digest })] }),
-  ];
-  // DER wants a SET OF in the order of its members' encodings.
-  const encoded = attributes.map((a) => ({ a, der: Buffer.from(a.toSchema().toBER()) }));
-  encoded.sort((x, y) => Buffer.compare(x.der, y.der));
-  const signedAttrs = new pkijs.SignedAndUnsignedAttributes({ type: 0, attributes: encoded.map((e) => e.a) });
-  // What is signed is the attributes as a SET (tag 31), not as the [0] they travel in.
-  const signedAttributesDer = new Uint8Array(signedAttrs.toSchema().toBER());
-  signedAttributesDer[0] = 0x31;
-  const signature = await signAttributes(signedAttributesDer);
-  const sha256 = (): pkijs.AlgorithmIdentifier => new pkijs.AlgorithmIdentifier({ algorithmId: kCmsOids.sha256, algorithmParams: new asn1js.Null() });
-  const signerInfo = new pkijs.SignerInfo({
-    version: 1,
-    sid: new pkijs.IssuerAndSerialNumber({ issuer: certificate.issuer, serialNumber: certificate.serialNumber }),
-    digestAlgorithm: sha256(),
-    signedAttrs,
-    signatureAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: kCmsOids.sha256WithRsa, algorithmParams: new asn1js.Null() }),
-    signature: new asn1js.OctetString({ valueHex: signature }),
-  });
-  const signedData = new pkijs.SignedData({
-    version: 1,
-    digestAlgorithms: [sha256()],
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: kCmsOids.data }),
-    certificates: [certificate],
-    signerInfos: [signerInfo],
-  });
-  const contentInfo = new pkijs.ContentInfo({ contentType: kCmsOids.signedData, content: signedData.toSchema(true) });
-  return new Uint8Array(contentInfo.toSchema().toBER());
+  const signed = signedAttributes(document, signingTime);
+  return detachedSignedData([pkijs.Certificate.fromBER(certificateDer)], signed, await signAttributes(signed.toBeSigned));
 }
 
 /**

@@ -13,6 +13,7 @@
 import { X509Certificate, createHash, sign, verify, type KeyObject } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
+import { detachedSignedData, kCmsOids, signedAttributes } from '../cms/signed-data.js';
 
 export interface DetachedSigner {
   /** DER of the signer certificate. */
@@ -34,16 +35,7 @@ export interface VerifyOptions {
   at?: Date | undefined;
 }
 
-export const kCmsOids = {
-  data: '1.2.840.113549.1.7.1',
-  signedData: '1.2.840.113549.1.7.2',
-  contentType: '1.2.840.113549.1.9.3',
-  messageDigest: '1.2.840.113549.1.9.4',
-  signingTime: '1.2.840.113549.1.9.5',
-  sha256: '2.16.840.1.101.3.4.2.1',
-  rsaEncryption: '1.2.840.113549.1.1.1',
-  sha256WithRsa: '1.2.840.113549.1.1.11',
-} as const;
+export { kCmsOids };
 
 const kKeyUsageOid = '2.5.29.15';
 const kExtKeyUsageOid = '2.5.29.37';
@@ -64,17 +56,6 @@ const kRsaSignatureAlgorithms: Readonly<Record<string, string | undefined>> = {
   '1.2.840.113549.1.1.13': 'sha512',
 };
 
-function sha256Algorithm(): pkijs.AlgorithmIdentifier {
-  return new pkijs.AlgorithmIdentifier({ algorithmId: kCmsOids.sha256, algorithmParams: new asn1js.Null() });
-}
-
-/** RFC 5652 §11.3: UTCTime for 1950–2049, GeneralizedTime otherwise. */
-function signingTimeValue(date: Date): asn1js.UTCTime | asn1js.GeneralizedTime {
-  const seconds = new Date(Math.floor(date.getTime() / 1000) * 1000);
-  const year = seconds.getUTCFullYear();
-  return year >= 1950 && year < 2050 ? new asn1js.UTCTime({ valueDate: seconds }) : new asn1js.GeneralizedTime({ valueDate: seconds });
-}
-
 function parseCertificate(der: Uint8Array, what: string): pkijs.Certificate {
   try {
     return pkijs.Certificate.fromBER(der);
@@ -88,44 +69,13 @@ function parseCertificate(der: Uint8Array, what: string): pkijs.Certificate {
  * RSA PKCS#1 v1.5 over the signed attributes; the signer certificate and `signer.chain` are included.
  */
 export function signDetached(content: Uint8Array, signer: DetachedSigner, signingTime: Date = new Date()): Uint8Array {
-  if (Number.isNaN(signingTime.getTime())) throw new RangeError('signingTime is not a valid Date');
   if (signer.key.type !== 'private' || signer.key.asymmetricKeyType !== 'rsa') throw new TypeError('the signer key must be an RSA private key');
   const certificate = parseCertificate(signer.certificate, 'the signer certificate');
   const chain = (signer.chain ?? []).map((der, i) => parseCertificate(der, `chain[${i}]`));
   if (!new X509Certificate(signer.certificate).checkPrivateKey(signer.key)) throw new TypeError('the signer key does not belong to the signer certificate');
 
-  const digest = createHash('sha256').update(content).digest();
-  const attributes = [
-    new pkijs.Attribute({ type: kCmsOids.contentType, values: [new asn1js.ObjectIdentifier({ value: kCmsOids.data })] }),
-    new pkijs.Attribute({ type: kCmsOids.signingTime, values: [signingTimeValue(signingTime)] }),
-    new pkijs.Attribute({ type: kCmsOids.messageDigest, values: [new asn1js.OctetString({ valueHex: digest })] }),
-  ];
-  // DER wants a SET OF in the order of its members' encodings.
-  const encoded = attributes.map((a) => ({ a, der: Buffer.from(a.toSchema().toBER()) }));
-  encoded.sort((x, y) => Buffer.compare(x.der, y.der));
-  const signedAttrs = new pkijs.SignedAndUnsignedAttributes({ type: 0, attributes: encoded.map((e) => e.a) });
-  // What is signed is the attributes as a SET (tag 31), not as the [0] they travel in.
-  const signedAttributesDer = new Uint8Array(signedAttrs.toSchema().toBER());
-  signedAttributesDer[0] = 0x31;
-  const signature = sign('sha256', signedAttributesDer, signer.key);
-
-  const signerInfo = new pkijs.SignerInfo({
-    version: 1,
-    sid: new pkijs.IssuerAndSerialNumber({ issuer: certificate.issuer, serialNumber: certificate.serialNumber }),
-    digestAlgorithm: sha256Algorithm(),
-    signedAttrs,
-    signatureAlgorithm: new pkijs.AlgorithmIdentifier({ algorithmId: kCmsOids.sha256WithRsa, algorithmParams: new asn1js.Null() }),
-    signature: new asn1js.OctetString({ valueHex: signature }),
-  });
-  const signedData = new pkijs.SignedData({
-    version: 1,
-    digestAlgorithms: [sha256Algorithm()],
-    encapContentInfo: new pkijs.EncapsulatedContentInfo({ eContentType: kCmsOids.data }),
-    certificates: [certificate, ...chain],
-    signerInfos: [signerInfo],
-  });
-  const contentInfo = new pkijs.ContentInfo({ contentType: kCmsOids.signedData, content: signedData.toSchema(true) });
-  return new Uint8Array(contentInfo.toSchema().toBER());
+  const signed = signedAttributes(content, signingTime);
+  return detachedSignedData([certificate, ...chain], signed, sign('sha256', signed.toBeSigned, signer.key));
 }
 
 // ---------------------------------------------------------------------------------------------

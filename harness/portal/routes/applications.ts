@@ -42,6 +42,7 @@ import type { ApplicationRow, SessionRow, SigningSessionRow } from '../store.js'
 import type { CertificateSummary, VerificationResult } from '../verification/types.js';
 import { renderApplicationComplete, renderApplicationConfirm, renderApplicationForm, renderSignLanding, type ApplicationForm } from '../views/application-pages.js';
 import { revocationReasonText, signingAppMessage } from '../views/signing-messages.js';
+import { kCmsOids } from '../../cms/signed-data.js';
 
 /** How long a signing hand-off lives. */
 export const kSigningTtlMs = 10 * 60 * 1000;
@@ -98,14 +99,6 @@ function documentSummary(document: string): { recipient: string; title: string; 
 
 // --- CMS verification ----------------------------------------------------------------------------
 
-const kOids = {
-  data: '1.2.840.113549.1.7.1',
-  signedData: '1.2.840.113549.1.7.2',
-  contentType: '1.2.840.113549.1.9.3',
-  messageDigest: '1.2.840.113549.1.9.4',
-  signingTime: '1.2.840.113549.1.9.5',
-  sha256: '2.16.840.1.101.3.4.2.1',
-} as const;
 
 /** A verified signature: who signed and when they say they did. */
 export interface CmsVerdict {
@@ -155,17 +148,17 @@ export async function verifyDocumentSignature(ctx: PortalContext, cms: Uint8Arra
   let signedData: pkijs.SignedData;
   try {
     const contentInfo = pkijs.ContentInfo.fromBER(cms);
-    if (contentInfo.contentType !== kOids.signedData) throw cmsInvalid(`the content type is ${contentInfo.contentType}, not signedData`);
+    if (contentInfo.contentType !== kCmsOids.signedData) throw cmsInvalid(`the content type is ${contentInfo.contentType}, not signedData`);
     signedData = new pkijs.SignedData({ schema: contentInfo.content });
   } catch (e) {
     if (e instanceof PortalError) throw e;
     throw cmsInvalid(`not a CMS ContentInfo: ${(e as Error).message}`);
   }
-  if (signedData.encapContentInfo.eContentType !== kOids.data) throw cmsInvalid('the encapsulated content type is not id-data');
+  if (signedData.encapContentInfo.eContentType !== kCmsOids.data) throw cmsInvalid('the encapsulated content type is not id-data');
   if (signedData.encapContentInfo.eContent) throw cmsInvalid('the signature is not detached: it carries the content');
   if (signedData.signerInfos.length !== 1) throw cmsInvalid(`${signedData.signerInfos.length} signers, expected one`);
   const signerInfo = signedData.signerInfos[0]!;
-  if (signerInfo.digestAlgorithm.algorithmId !== kOids.sha256) throw cmsInvalid(`the digest algorithm is ${signerInfo.digestAlgorithm.algorithmId}, not SHA-256`);
+  if (signerInfo.digestAlgorithm.algorithmId !== kCmsOids.sha256) throw cmsInvalid(`the digest algorithm is ${signerInfo.digestAlgorithm.algorithmId}, not SHA-256`);
   if (!signerInfo.signedAttrs) throw cmsInvalid('no signed attributes');
   if (!(signerInfo.sid instanceof pkijs.IssuerAndSerialNumber)) throw cmsInvalid('the signer is not named by issuer and serial number');
   const sid = signerInfo.sid;
@@ -174,11 +167,11 @@ export async function verifyDocumentSignature(ctx: PortalContext, cms: Uint8Arra
   );
   if (!certificate) throw cmsInvalid('the signer certificate is not in the CMS');
 
-  const contentType = attributeValue(signerInfo, kOids.contentType);
-  if (!(contentType instanceof asn1js.ObjectIdentifier) || contentType.valueBlock.toString() !== kOids.data) throw cmsInvalid('the content-type attribute is not id-data');
-  const signingTime = attributeValue(signerInfo, kOids.signingTime);
+  const contentType = attributeValue(signerInfo, kCmsOids.contentType);
+  if (!(contentType instanceof asn1js.ObjectIdentifier) || contentType.valueBlock.toString() !== kCmsOids.data) throw cmsInvalid('the content-type attribute is not id-data');
+  const signingTime = attributeValue(signerInfo, kCmsOids.signingTime);
   if (!(signingTime instanceof asn1js.UTCTime || signingTime instanceof asn1js.GeneralizedTime)) throw cmsInvalid('the signing-time attribute is not a time');
-  const messageDigest = attributeValue(signerInfo, kOids.messageDigest);
+  const messageDigest = attributeValue(signerInfo, kCmsOids.messageDigest);
   if (!(messageDigest instanceof asn1js.OctetString)) throw cmsInvalid('the message-digest attribute is not an OCTET STRING');
   const digest = createHash('sha256').update(document).digest();
   if (!constantTimeEqual(new Uint8Array(messageDigest.valueBlock.valueHexView), digest)) {
