@@ -7,10 +7,10 @@ import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { run } from '../../../harness/cli/main.js';
-import type { CertificationReport, MatrixReport, Verdict } from '../../../harness/certification/report.js';
-import { listProfiles, type DeviceProfile } from '../../../harness/profiles/profile.js';
-import { tempDir } from '../../support/cards.js';
+import { run } from '../../harness/cli/main.js';
+import type { CertificationReport, MatrixReport, Verdict } from '../../harness/certification/report.js';
+import { listProfiles, type DeviceProfile } from '../../harness/profiles/profile.js';
+import { tempDir } from '../support/cards.js';
 
 async function cli(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
