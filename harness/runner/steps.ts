@@ -49,6 +49,11 @@ export interface CustomStepContext {
   args: Record<string, unknown>;
   signal: AbortSignal;
   log: (line: string) => void;
+  /**
+   * Moves the portals' clock forward (the IdP's too): what expires — SMS and e-mail codes, QR codes,
+   * linking transactions, sessions — expires as if the time had passed.
+   */
+  advanceClock(ms: number): void;
   /** Throw these to say whose fault a failure is (an Error of another kind is taken as the harness's). */
   fail: { product(message: string): Error; lab(message: string): Error };
 }
@@ -503,6 +508,7 @@ async function customStep(module: string, exportName: string | undefined, args: 
     args,
     signal: run.signal,
     log: run.log,
+    advanceClock: (ms) => world.clock.advance(ms),
     fail: { product: (m) => productDefect(m), lab: (m) => labProblem(m) },
   };
   try {

@@ -125,7 +125,21 @@ export interface OutboxMessage {
   sentAt?: string;
 }
 
+/** The portals' clock: real time plus what the scenario has skipped (codes, QR codes and links expire on it). */
+export class ScenarioClock {
+  private _offsetMs = 0;
+  readonly now = (): Date => new Date(Date.now() + this._offsetMs);
+  advance(ms: number): void {
+    if (!Number.isFinite(ms) || ms < 0) throw new RangeError(`the clock only moves forward, by a number of milliseconds (not ${ms})`);
+    this._offsetMs += ms;
+  }
+  get offsetMs(): number {
+    return this._offsetMs;
+  }
+}
+
 export class ScenarioWorld {
+  readonly clock: ScenarioClock;
   readonly saved: Record<string, string> = {};
   /** The PIN the PC agent gives next for the authentication key (set by pcLogin); else the card's. */
   nextAgentPin: string | undefined;
@@ -142,12 +156,15 @@ export class ScenarioWorld {
 
   private constructor(
     readonly events: PortalEvents,
+    clock: ScenarioClock,
     readonly options: WorldOptions,
     readonly baseUrl: string,
     readonly context: BrowserContext,
     readonly page: Page,
     readonly agent: PcAgent | undefined,
-  ) {}
+  ) {
+    this.clock = clock;
+  }
 
   get slot(): CardSlot {
     return this.options.slot;
@@ -171,6 +188,8 @@ export class ScenarioWorld {
   static async create(options: WorldOptions): Promise<ScenarioWorld> {
     const closers: (() => Promise<void>)[] = [];
     const events = new PortalEvents();
+    const clock = new ScenarioClock();
+    const now = clock.now;
     try {
       const pins = options.definition.pins;
       // The agent's PIN callback needs the world made after it.
@@ -210,7 +229,7 @@ export class ScenarioWorld {
       } else if (options.portal === 'mynaportal') {
         const portal = observe(
           await startPortal({
-            ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false }),
+            ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false, now }),
             port: 0,
           }),
           'portal',
@@ -228,15 +247,16 @@ export class ScenarioWorld {
             cookieSecret: randomBytes(32).toString('base64url'),
             clients: [{ clientId: 'citizen-portal', clientSecret, name: 'のべおかポータル（テスト）', redirectUris: () => redirectUris }],
             testMode: true,
+            now,
           }),
           'IdP',
         );
-        const citizen = observe(await startCitizenPortal({ port: 0, idp: { issuer: idp.url, clientId: 'citizen-portal', clientSecret }, testMode: true }), 'portal');
+        const citizen = observe(await startCitizenPortal({ port: 0, idp: { issuer: idp.url, clientId: 'citizen-portal', clientSecret }, testMode: true, now }), 'portal');
         redirectUris.push(`${citizen.url}/link/callback`);
         baseUrl = citizen.url;
       } else {
         const { verifier, cardInfoPublicKey } = trust();
-        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, port: 0, testMode: true }), 'portal');
+        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, port: 0, testMode: true, now }), 'portal');
         baseUrl = myPage.url;
       }
       if (options.baseUrl && options.portal !== 'external') baseUrl = options.baseUrl.replace(/\/+$/, '');
@@ -250,7 +270,7 @@ export class ScenarioWorld {
         options.log(`browser ${dialog.type()}: ${dialog.message()} → OK`);
         void dialog.accept().catch(() => undefined);
       });
-      const world = new ScenarioWorld(events, options, baseUrl, context, page, agent);
+      const world = new ScenarioWorld(events, clock, options, baseUrl, context, page, agent);
       made.world = world;
       world._closers.push(...closers);
       return world;
