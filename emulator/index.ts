@@ -31,4 +31,12 @@ export { kJukiAid } from './applets/juki.js';
 export { ServedCard, type TearMoment, type TearPlan, type TraceRecord } from './transports/served-card.js';
 export { VpcdConnection, kVpcdPort, type VpcdState } from './transports/vpcd.js';
 export { buildControlApp, describeServedCard, type CardSlot, type CardState } from './transports/control-api.js';
+export { createLinkPair, type ByteLink, type ByteLinkEvents } from './transports/nci/byte-link.js';
+export { NciCardHost, NciHostError, NciPortGoneError, type NciHostEvents, type NciHostOptions, type NciHostState } from './transports/nci/host.js';
+export { kDefaultBaudRate, openSerialLink, SerialLinkError, type SerialLinkOptions } from './transports/nci/serial-link.js';
+export { NciProbeError, probeNciController, type NciProbeFailure, type NciProbeOptions } from './transports/nci/probe.js';
+export { describeController, describeInterface, describeNciVersion, type Activation as NciActivation, type NciControllerInfo, type NfcTechnology } from './transports/nci/messages.js';
+/** The NCI wire (packets, segmentation, the incremental parser) and vocabulary, for controller simulators and tools. */
+export * as nciPackets from './transports/nci/packet.js';
+export * as nciMessages from './transports/nci/messages.js';
 export { buildCaServer, type CaServerOptions } from './issuance/ca-server.js';

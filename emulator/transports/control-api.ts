@@ -12,7 +12,8 @@ export interface CardSlot {
   readonly state: string;
   readonly address: string;
   insert(): Promise<void>;
-  remove(): void;
+  /** Takes the card out; a transport that needs a round trip for it resolves when it is out. */
+  remove(): void | Promise<void>;
 }
 
 export interface CardState {
@@ -58,7 +59,7 @@ export function buildControlApp(served: ServedCard, slot: CardSlot, transport: s
   app.get('/state', async () => state());
 
   app.post('/remove', async () => {
-    slot.remove();
+    await slot.remove();
     return state();
   });
 

@@ -1,11 +1,25 @@
 /**
  * `jpki-hil card serve` runs a card image as the card in pcscd's virtual reader (vsmartcard vpcd),
- * with a control API on loopback; `jpki-hil card ctl` talks to that API.
+ * or as a contactless card through an NFC bridge (an NCI controller on a serial port), with a
+ * control API on loopback; `jpki-hil card ctl` talks to that API.
  */
 import { createWriteStream, existsSync, readFileSync, rmSync, type WriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { buildControlApp, kVpcdPort, openCardFile, ServedCard, VpcdConnection, writeFileAtomic, type CardState } from '../../../emulator/index.js';
+import type { FastifyInstance } from 'fastify';
+import {
+  buildControlApp,
+  kDefaultBaudRate,
+  kVpcdPort,
+  NciCardHost,
+  openCardFile,
+  openSerialLink,
+  ServedCard,
+  VpcdConnection,
+  writeFileAtomic,
+  type CardSlot,
+  type CardState,
+} from '../../../emulator/index.js';
 import { defaultVpcdHost } from '../../readers/pcsc-environment.js';
 import { UserError } from '../errors.js';
 import type { CommandContext } from '../main.js';
@@ -16,7 +30,34 @@ export const controlFileOf = (card: string): string => `${resolve(card)}.ctl.jso
 interface ControlFile {
   url: string;
   pid: number;
-  vpcd: string;
+  /** Where the card is served: vpcd host:port, or the NFC bridge's serial port. */
+  vpcd?: string;
+  nci?: string;
+}
+
+interface ServeArgs {
+  card: string;
+  vpcd?: string | undefined;
+  slot: number;
+  trace?: string | undefined;
+  controlPort: number;
+  nci?: string | undefined;
+  baud: number;
+  nfcA: boolean;
+}
+
+/** Opens the control API on loopback and writes the control file next to the card image. */
+async function openControl(served: ServedCard, slot: CardSlot, transport: 'vpcd' | 'nci', args: ServeArgs, where: string): Promise<{ app: FastifyInstance; url: string; controlFile: string }> {
+  const app = buildControlApp(served, slot, transport);
+  let url: string;
+  try {
+    url = await app.listen({ host: '127.0.0.1', port: args.controlPort });
+  } catch (e) {
+    throw new UserError(`cannot open the control API on 127.0.0.1:${args.controlPort}: ${(e as Error).message}`);
+  }
+  const controlFile = controlFileOf(args.card);
+  writeFileAtomic(controlFile, `${JSON.stringify({ url, pid: process.pid, [transport]: where } satisfies ControlFile)}\n`);
+  return { app, url, controlFile };
 }
 
 function parseHostPort(text: string, slot: number): { host: string; port: number } {
@@ -27,7 +68,7 @@ function parseHostPort(text: string, slot: number): { host: string; port: number
   return { host: m[1]!, port };
 }
 
-async function serve(ctx: CommandContext, args: { card: string; vpcd?: string | undefined; slot: number; trace?: string | undefined; controlPort: number }): Promise<void> {
+async function serve(ctx: CommandContext, args: ServeArgs): Promise<void> {
   const log = (line: string): void => ctx.io.err(`card serve: ${line}`);
   let card;
   try {
@@ -38,19 +79,14 @@ async function serve(ctx: CommandContext, args: { card: string; vpcd?: string | 
   let trace: WriteStream | undefined;
   if (args.trace) trace = createWriteStream(resolve(args.trace), { flags: 'a' });
   const served = new ServedCard(card, trace ? (record) => trace.write(`${JSON.stringify(record)}\n`) : undefined);
+  const endTrace = (): Promise<void> => new Promise<void>((done) => (trace ? trace.end(done) : done()));
+  if (args.nci) return serveNci(ctx, args, args.nci, served, log, endTrace);
+
   const { host, port } = args.vpcd ? parseHostPort(args.vpcd, args.slot) : { host: defaultVpcdHost(), port: kVpcdPort + args.slot };
   const vpcd = new VpcdConnection(served, { host, port, log });
   vpcd.on('state', (state) => log(`card ${state}${state === 'inserted' ? ` (vpcd ${vpcd.address})` : ''}`));
 
-  const app = buildControlApp(served, vpcd, 'vpcd');
-  let url: string;
-  try {
-    url = await app.listen({ host: '127.0.0.1', port: args.controlPort });
-  } catch (e) {
-    throw new UserError(`cannot open the control API on 127.0.0.1:${args.controlPort}: ${(e as Error).message}`);
-  }
-  const controlFile = controlFileOf(args.card);
-  writeFileAtomic(controlFile, `${JSON.stringify({ url, pid: process.pid, vpcd: vpcd.address } satisfies ControlFile)}\n`);
+  const { app, url, controlFile } = await openControl(served, vpcd, 'vpcd', args, vpcd.address);
   ctx.io.out(`serving ${resolve(args.card)} ("${card.store.image.label}") to vpcd at ${vpcd.address}`);
   ctx.io.out(`control API: ${url}  (written to ${controlFile})`);
   if (host !== '127.0.0.2') log('the quickack route is not in use: expect ~44 ms per APDU (see jpki-hil doctor)');
@@ -63,7 +99,7 @@ async function serve(ctx: CommandContext, args: { card: string; vpcd?: string | 
     vpcd.stop();
     await app.close();
     rmSync(controlFile, { force: true });
-    await new Promise<void>((done) => (trace ? trace.end(done) : done()));
+    await endTrace();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));
@@ -71,6 +107,63 @@ async function serve(ctx: CommandContext, args: { card: string; vpcd?: string | 
   void vpcd.insert();
   // Keep running until a signal: the control API's server holds the event loop.
   await new Promise<never>(() => undefined);
+}
+
+/**
+ * Serves the card through an NFC bridge: the NCI host drives the controller on the serial port and
+ * answers the reader's APDUs. Runs until a signal (exit 0) or until the host stops on its own — the
+ * port gone, a controller that will not initialise — which ends the command with the reason (exit 1).
+ */
+async function serveNci(ctx: CommandContext, args: ServeArgs, path: string, served: ServedCard, log: (line: string) => void, endTrace: () => Promise<void>): Promise<void> {
+  let link;
+  try {
+    link = await openSerialLink({ path, baudRate: args.baud });
+  } catch (e) {
+    await endTrace();
+    throw new UserError(`${(e as Error).message} (jpki-hil doctor --nci ${path} checks the bridge)`);
+  }
+  const host = new NciCardHost(served, link, { technologies: args.nfcA ? ['B', 'A'] : ['B'] });
+  // The reason the host stops ends the command as its error message: not twice.
+  host.on('log', (line) => {
+    if (line !== host.error?.message) log(line);
+  });
+  host.on('state', (state) => log(`card ${state}${state === 'listening' ? ` (NFC controller on ${host.address})` : ''}`));
+  host.on('field', (on) => log(`reader field ${on ? 'on' : 'off'}`));
+
+  let control;
+  try {
+    control = await openControl(served, host, 'nci', args, host.address);
+  } catch (e) {
+    await host.stop();
+    await endTrace();
+    throw e;
+  }
+  const { app, url, controlFile } = control;
+  const cleanUp = async (): Promise<void> => {
+    await app.close();
+    rmSync(controlFile, { force: true });
+    await endTrace();
+  };
+  ctx.io.out(`serving ${resolve(args.card)} ("${served.card.store.image.label}") over the NFC bridge on ${host.address} (${host.technologies.map((t) => `NFC-${t}`).join(' and ')})`);
+  ctx.io.out(`control API: ${url}  (written to ${controlFile})`);
+
+  let stopping = false;
+  const stop = async (signal: string): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    log(`${signal}: taking the card out of the field and stopping`);
+    await host.stop();
+    await cleanUp();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+  // A failed start shows up as the host stopping with the reason.
+  host.start().catch(() => undefined);
+  const error = await host.stopped;
+  if (stopping) await new Promise<never>(() => undefined);
+  await cleanUp();
+  throw new UserError(error?.message ?? `the NFC bridge on ${host.address} stopped`);
 }
 
 function controlUrl(card: string | undefined, url: string | undefined): string {
@@ -102,7 +195,7 @@ export function registerServeCommands(card: Argv, ctx: CommandContext): Argv {
   return card
     .command(
       'serve',
-      "Serve a card image as the card in pcscd's virtual reader (vsmartcard vpcd), with a control API",
+      "Serve a card image as the card in pcscd's virtual reader (vsmartcard vpcd) or, with --nci, as a contactless card through an NFC bridge, with a control API",
       (y) =>
         y
           .option('card', { type: 'string', demandOption: true, describe: 'Card image to serve (PIN state is saved to it)' })
@@ -110,8 +203,27 @@ export function registerServeCommands(card: Argv, ctx: CommandContext): Argv {
           .option('slot', { type: 'number', choices: [0, 1], default: 0, describe: 'vpcd slot: reader "Virtual PCD 00 00" or "00 01"' })
           .option('trace', { type: 'string', describe: 'Append one JSON line per APDU exchange to this file' })
           .option('control-port', { type: 'number', default: 0, describe: 'Loopback port of the control API (0: any free port)' })
-          .example('$0 card serve --card out/cards/adult.json --trace out/trace.jsonl', 'then: opensc-tool -l'),
-      (args) => serve(ctx, { card: args.card, vpcd: args.vpcd, slot: args.slot, trace: args.trace, controlPort: args['control-port'] }),
+          .option('nci', { type: 'string', describe: 'Serve over an NFC bridge: the serial port of the NCI controller (see docs/nci-bridge.md)' })
+          .option('baud', { type: 'number', default: kDefaultBaudRate, describe: 'With --nci: the serial baud rate' })
+          .option('nfc-a', { type: 'boolean', default: false, describe: 'With --nci: listen for NFC-A as well as NFC-B' })
+          .conflicts('nci', 'vpcd')
+          .check((a) => {
+            if (!Number.isInteger(a.baud) || a.baud <= 0) throw new Error(`--baud ${a.baud} is not a baud rate (e.g. 115200 or 921600)`);
+            return true;
+          })
+          .example('$0 card serve --card out/cards/adult.json --trace out/trace.jsonl', 'then: opensc-tool -l')
+          .example('$0 card serve --card out/cards/adult.json --nci /dev/ttyACM0', 'then tap a phone or a reader on the antenna'),
+      (args) =>
+        serve(ctx, {
+          card: args.card,
+          vpcd: args.vpcd,
+          slot: args.slot,
+          trace: args.trace,
+          controlPort: args['control-port'],
+          nci: args.nci,
+          baud: args.baud,
+          nfcA: args['nfc-a'],
+        }),
     )
     .command(
       'ctl <action>',
