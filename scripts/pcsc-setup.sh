@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The PC/SC part of the set-up: Debian packages (pcscd, vsmartcard's vpcd, OpenSC, pcsc-tools,
-# libpcsclite-dev), the native PC/SC binding, a running pcscd, and the quickack loopback route
-# that removes vpcd's 44 ms stall per APDU (docs/pcsc.md). Each step is skipped when done.
+# libpcsclite-dev; socat for the NFC bridge's pty pair), the native PC/SC binding, a running pcscd,
+# and the quickack loopback route that removes vpcd's 44 ms stall per APDU (docs/pcsc.md). Each step
+# is skipped when done.
 # Usage: pcsc-setup.sh [packages|services]  (default: both). setup.sh installs the packages before
 # `npm ci`, which builds the PC/SC binding against libpcsclite-dev, and the services after it.
 set -euo pipefail
@@ -14,7 +15,8 @@ warn() { echo "setup: $*" >&2; }
 
 if [ "$phase" != services ]; then
 # libxml2-utils: xmllint checks the JUnit reports against their schema in the tests.
-packages=(pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev libxml2-utils)
+# socat: the pseudo-terminal pair between the NFC bridge and its controller simulator (tests, bench).
+packages=(pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev libxml2-utils socat)
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)

@@ -16,7 +16,8 @@ for arg in "$@"; do
     -h|--help)
       echo "usage: bash scripts/setup.sh [--quiet] [--pcsc]"
       echo "Installs node modules from package-lock.json and builds dist/."
-      echo "--pcsc also installs and starts the PC/SC stack (pcscd, vpcd, OpenSC) the served card needs."
+      echo "--pcsc also installs and starts the PC/SC stack (pcscd, vpcd, OpenSC) the served card needs,"
+      echo "       and socat, which the NFC bridge's tests and benchmark use for a pseudo-terminal pair."
       echo "--browser also installs Debian's chromium for the browser scenarios when no Chromium is there."
       exit 0 ;;
     *) echo "setup: unknown option '$arg' (try --help)" >&2; exit 2 ;;

@@ -1,8 +1,9 @@
 /**
  * The signing-throughput benchmark: APDU round trips and signatures per second through the card's
  * APDU path in-process (on 1 to N worker threads), through pcscd and vpcd with and without the
- * quickack round-trip fix, and whole IC-card logins per second at the mock portal with K cards,
- * next to `openssl speed rsa2048` measured in the same run.
+ * quickack round-trip fix, through the NFC bridge over a paced serial line at 115200 and 921600
+ * baud, and whole IC-card logins per second at the mock portal with K cards, next to
+ * `openssl speed rsa2048` measured in the same run.
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -12,6 +13,7 @@ import { kQuickackHost, quickackRouteActive } from '../readers/pcsc-environment.
 import { issueThrowawayCard } from '../readers/throwaway-card.js';
 import { withServedVpcdCard } from '../readers/vpcd-round-trip.js';
 import { apduRate, signRate, type Rate } from './apdu-loops.js';
+import { measureNciBridge, nciBridgeUnavailable } from './nci-bridge.js';
 import { opensslSpeed } from './openssl-speed.js';
 import { measurePortalLogins } from './portal-logins.js';
 import type { SignWorkerInput } from './sign-worker.js';
@@ -19,6 +21,13 @@ import type { SignWorkerInput } from './sign-worker.js';
 export interface Figure {
   value: number | null;
   reason?: string;
+}
+
+/** The figures of one baud rate through the NFC bridge. */
+export interface NciFigures {
+  apduPerSec: Figure;
+  signPerSec: Figure;
+  apduMedianMs: Figure;
 }
 
 export interface BenchResult {
@@ -37,6 +46,11 @@ export interface BenchResult {
   };
   pcsc: { apduPerSec: Figure; signPerSec: Figure; apduMedianMs: Figure };
   pcscWithoutFix: { apduPerSec: Figure; signPerSec: Figure; apduMedianMs: Figure };
+  /**
+   * Through `card serve --nci` and a pty pair to the controller simulator, the line paced at each
+   * baud rate (nci-bridge.ts). Absent from results made before the bridge existed.
+   */
+  nci?: { baud115200: NciFigures; baud921600: NciFigures };
   /**
    * Complete IC-card logins at the mock portal over HTTP, K concurrent clients with one card each,
    * registered cards only (portal-logins.ts); latency of one whole login, GET /login to the menu.
@@ -83,6 +97,8 @@ export interface BenchOptions {
   /** Worker threads for the multi figures (default: the machine's cores). */
   workers: number;
   pcsc: boolean;
+  /** Measure through the NFC bridge (false: `nci` figures are null, skipped; default true). */
+  nci?: boolean;
   /** Measure portal logins (false: `portal` figures are null, skipped). */
   portal: boolean;
   /** Emulated cards, and concurrent clients, of the portal measurement. */
@@ -158,6 +174,32 @@ async function measurePcsc(result: BenchResult, image: CardImage, pin: string, o
   }
 }
 
+async function measureNci(result: BenchResult, image: CardImage, pin: string, options: BenchOptions): Promise<void> {
+  const unmeasured = (reason: string): NonNullable<BenchResult['nci']> => {
+    const figures = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
+    return { baud115200: figures, baud921600: { ...figures } };
+  };
+  if (options.nci === false) {
+    result.nci = unmeasured('skipped (--no-nci)');
+    return;
+  }
+  const unavailable = await nciBridgeUnavailable();
+  if (unavailable) {
+    result.nci = unmeasured(unavailable);
+    return;
+  }
+  try {
+    const rates = await measureNciBridge(image, pin, { seconds: options.seconds, bauds: [115_200, 921_600], progress: options.progress });
+    const at = (baud: number): NciFigures => {
+      const r = rates.find((x) => x.baud === baud)!;
+      return { apduPerSec: figure(r.apdu.perSec), signPerSec: figure(r.sign.perSec), apduMedianMs: figure(r.apdu.medianMs) };
+    };
+    result.nci = { baud115200: at(115_200), baud921600: at(921_600) };
+  } catch (e) {
+    result.nci = unmeasured(`NCI bridge unavailable: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
 async function measurePortal(result: BenchResult, options: BenchOptions): Promise<void> {
   const unmeasured = (reason: string): BenchResult['portal'] => ({
     cards: options.cards,
@@ -207,6 +249,10 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       inprocess: { apduPerSec: notYet, signPerSec: notYet, single: notYet, multi: notYet, byWorkers: [] },
       pcsc: { apduPerSec: notYet, signPerSec: notYet, apduMedianMs: notYet },
       pcscWithoutFix: { apduPerSec: notYet, signPerSec: notYet, apduMedianMs: notYet },
+      nci: {
+        baud115200: { apduPerSec: notYet, signPerSec: notYet, apduMedianMs: notYet },
+        baud921600: { apduPerSec: notYet, signPerSec: notYet, apduMedianMs: notYet },
+      },
       portal: { cards: options.cards, loginsPerSec: notYet, p50Ms: notYet, p95Ms: notYet, p99Ms: notYet, logins: null, seconds: null },
     };
 
@@ -241,6 +287,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     }
 
     await measurePcsc(result, image, pin, options);
+    await measureNci(result, image, pin, options);
     await measurePortal(result, options);
     return result;
   } finally {
@@ -277,10 +324,21 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
     [`in-process emulator, ${r.workers} worker threads`, '', show(r.inprocess.multi), ratio(r.inprocess.multi, o)],
     ['pcscd + vpcd, quickack route', show(r.pcsc.apduPerSec), show(r.pcsc.signPerSec), ratio(r.pcsc.signPerSec, o)],
     ['pcscd + vpcd, stock (no fix)', show(r.pcscWithoutFix.apduPerSec), show(r.pcscWithoutFix.signPerSec), ratio(r.pcscWithoutFix.signPerSec, o)],
+  );
+  if (r.nci) {
+    rows.push(
+      ['NCI bridge over a serial line, 115200 baud', show(r.nci.baud115200.apduPerSec), show(r.nci.baud115200.signPerSec), ratio(r.nci.baud115200.signPerSec, o)],
+      ['NCI bridge over a serial line, 921600 baud', show(r.nci.baud921600.apduPerSec), show(r.nci.baud921600.signPerSec), ratio(r.nci.baud921600.signPerSec, o)],
+    );
+  }
+  rows.push(
     [`portal IC-card logins/s, ${r.portal.cards} cards (1 signature each)`, '', show(r.portal.loginsPerSec), ratio(r.portal.loginsPerSec, o)],
   );
   const notes = [
     `median APDU round trip through pcscd: ${show(r.pcsc.apduMedianMs, ' ms')} with the fix, ${show(r.pcscWithoutFix.apduMedianMs, ' ms')} without`,
+    ...(r.nci
+      ? [`median APDU round trip through the NCI bridge: ${show(r.nci.baud115200.apduMedianMs, ' ms')} at 115200 baud, ${show(r.nci.baud921600.apduMedianMs, ' ms')} at 921600`]
+      : []),
     `${r.workers} worker threads ÷ openssl -multi ${r.workers}: ${ratio(r.inprocess.multi, r.openssl.multi)}`,
     r.portal.loginsPerSec.value === null
       ? `portal login latency: ${show(r.portal.p50Ms)}`

@@ -9,7 +9,8 @@ import { connect } from 'node:net';
 export const kQuickackHost = '127.0.0.2';
 export const kQuickackRouteCommand = `ip route add local ${kQuickackHost} dev lo table local proto kernel scope host src 127.0.0.1 quickack 1`;
 export const kPcscdSocket = '/run/pcscd/pcscd.comm';
-export const kPcscPackages = ['pcscd', 'vsmartcard-vpcd', 'opensc', 'pcsc-tools', 'libpcsclite-dev'] as const;
+/** What `setup.sh --pcsc` installs and doctor checks; socat makes the NFC bridge's pty pair in tests and the bench. */
+export const kPcscPackages = ['pcscd', 'vsmartcard-vpcd', 'opensc', 'pcsc-tools', 'libpcsclite-dev', 'socat'] as const;
 
 function run(command: string, args: string[]): string | undefined {
   try {

@@ -17,7 +17,7 @@ describe('jpki-hil bench', () => {
   const dir = tempDir();
   afterAll(() => dir.remove());
 
-  it('measures openssl, in-process (1..N threads), pcscd with and without the fix and portal logins, as a table, JSON and HTML', async () => {
+  it('measures openssl, in-process (1..N threads), pcscd with and without the fix, the NFC bridge and portal logins, as a table, JSON and HTML', async () => {
     const json = join(dir.path, 'bench.json');
     const html = join(dir.path, 'bench.html');
     const { stdout, stderr } = await run(process.execPath, [kBin, 'bench', '--seconds', '1', '--workers', '2', '--cards', '3', '--json', json, '--html', html], {
@@ -26,10 +26,14 @@ describe('jpki-hil bench', () => {
     });
     expect(stdout).toMatch(/in-process emulator, 2 worker threads/);
     expect(stdout).toMatch(/pcscd \+ vpcd, quickack route/);
+    expect(stdout).toMatch(/NCI bridge over a serial line, 115200 baud +[\d,.]+ +[\d,.]+ /);
+    expect(stdout).toMatch(/NCI bridge over a serial line, 921600 baud +[\d,.]+ +[\d,.]+ /);
+    expect(stdout).toMatch(/median APDU round trip through the NCI bridge: [\d.]+ ms at 115200 baud, [\d.]+ ms at 921600/);
     expect(stdout).toMatch(/portal IC-card logins\/s, 3 cards/);
     expect(stdout).toMatch(/portal login latency .* p50 [\d.,]+ ms, p95 [\d.,]+ ms, p99 [\d.,]+ ms/);
     // Progress goes to stderr while the figures are measured.
     expect(stderr).toMatch(/portal: 3 clients logging in for 1 s/);
+    expect(stderr).toMatch(/NCI bridge at 921600 baud/);
 
     const r = JSON.parse(readFileSync(json, 'utf8')) as Record<string, Record<string, unknown> | number | string>;
     expect(r.workers).toBe(2);
@@ -51,6 +55,14 @@ describe('jpki-hil bench', () => {
       expect((r[group!] as Record<string, unknown>).reason, `${group}.reason`).toBeUndefined();
       expect(figure(group!, key!), `${group}.${key}`).toBeGreaterThan(0);
     }
+    // The bridge at both baud rates, paced: at 115200 baud a SELECT (10 bytes out, 5 back) cannot
+    // beat the line's 11,520 bytes/s, so a figure above ~770/s would mean the pacing is off.
+    const nci = r.nci as unknown as Record<string, Record<string, number | null | undefined>>;
+    for (const baud of ['baud115200', 'baud921600']) {
+      expect(nci[baud]!.reason, `nci.${baud}.reason`).toBeUndefined();
+      for (const key of ['apduPerSec', 'signPerSec', 'apduMedianMs']) expect(nci[baud]![key], `nci.${baud}.${key}`).toBeGreaterThan(0);
+    }
+    expect(nci.baud115200!.apduPerSec).toBeLessThan(11_520 / 15);
     const portal = r.portal as Record<string, unknown>;
     expect(portal.cards).toBe(3);
     expect(portal.logins).toBeGreaterThan(0);

@@ -10,11 +10,12 @@ import type { CommandContext, CommandRegistrar } from '../main.js';
 export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
   parser.command(
     'bench',
-    'Measure APDU round trips and signatures per second in-process and through pcscd/vpcd, and portal logins per second, next to openssl speed',
+    'Measure APDU round trips and signatures per second in-process, through pcscd/vpcd and through the NFC bridge, and portal logins per second, next to openssl speed',
     (y) =>
       y
         .option('seconds', { type: 'number', default: 3, describe: 'Longest time for each measurement' })
         .option('pcsc', { type: 'boolean', default: true, describe: 'Measure through pcscd and vpcd (--no-pcsc to skip)' })
+        .option('nci', { type: 'boolean', default: true, describe: 'Measure through the NFC bridge and a simulated controller at 115200 and 921600 baud (--no-nci to skip)' })
         .option('workers', { type: 'number', default: availableParallelism(), defaultDescription: 'the number of cores', describe: 'Worker threads (and openssl processes) for the multi figures' })
         .option('portal', { type: 'boolean', default: true, describe: 'Measure IC-card logins at the mock portal (--no-portal to skip)' })
         .option('cards', { type: 'number', default: 4, describe: 'Emulated cards (and concurrent clients) logging in at the portal' })
@@ -42,6 +43,7 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         seconds: args.seconds,
         workers: args.workers,
         pcsc: args.pcsc,
+        nci: args.nci,
         portal: args.portal,
         cards: args.cards,
         progress: (line) => ctx.io.err(`bench [${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s]: ${line}`),
