@@ -321,8 +321,8 @@ describe('the NFC bridge: card serve --nci over a pty pair to the controller sim
     await expectWorkingSession();
   });
 
-  // Known host defect: an RF_INTF_ACTIVATED_NTF in the same read as RF_DISCOVER_RSP is ignored while the
-  // host is still 'recovering'. Enabled again with the fix in emulator/transports/nci/host.ts.
+  // Still intermittent (about 1 run in 3): an activation that comes with the RF_DISCOVER response is now
+  // kept until the host listens, but is sometimes lost on the way; issue 8 stays open until it is found.
   it.skip('a reader already in the field when the host starts listening gets the card at once', async () => {
     // The controller resets; the reader stays; the activation follows RF_DISCOVER_RSP with no gap.
     const activated = bridge.controller.activateOnNextDiscover();
@@ -335,9 +335,7 @@ describe('the NFC bridge: card serve --nci over a pty pair to the controller sim
     await expectWorkingSession();
   });
 
-  // Known host defect: serialport's bindings spin on a read of 0 bytes after a hang-up (serialport/bindings-cpp#162)
-  // in about 1 run in 5, so card serve may not exit; the serial link must watch the device path itself.
-  it.skip('the port vanishing: card serve exits non-zero within a few seconds, saying the port went away', async () => {
+  it('the port vanishing: card serve exits non-zero within a few seconds, saying the port went away', async () => {
     const started = Date.now();
     await bridge.controller.vanish();
     const code = await bridge.exit(5000);

@@ -301,6 +301,10 @@ export class NciCardHost extends EventEmitter<NciHostEvents> implements CardSlot
     return this._state === 'stopped';
   }
 
+  /** RF_DISCOVER is out and its response not yet handled: an activation now is a reader already in the field. */
+  private _discoverSent = false;
+  private _pendingActivation: Uint8Array | undefined;
+
   private _setState(state: NciHostState): void {
     if (this._state === state) return;
     this._state = state;
@@ -630,11 +634,20 @@ export class NciCardHost extends EventEmitter<NciHostEvents> implements CardSlot
     await this._okCommand(epoch, kGid.rf, kOid.rfDiscoverMap, discoverMapPayload());
     await this._okCommand(epoch, kGid.rf, kOid.rfSetListenModeRouting, listenRoutingPayload(this._technologies));
     const listen = this._wantListening;
-    if (listen) await this._okCommand(epoch, kGid.rf, kOid.rfDiscover, discoverPayload(this._technologies));
+    this._pendingActivation = undefined;
+    this._discoverSent = listen;
+    try {
+      if (listen) await this._okCommand(epoch, kGid.rf, kOid.rfDiscover, discoverPayload(this._technologies));
+    } finally {
+      this._discoverSent = false;
+    }
     if (epoch !== this._epoch) throw new StaleError();
     this._everReady = true;
     this._log(`NFC controller ready on ${this.address}: ${describeController(info)}; ${listen ? `listening for ${this._technologies.map((t) => `NFC-${t}`).join(' and ')}` : 'not listening (card removed)'}`);
     this._setState(listen ? 'listening' : 'removed');
+    const pending = this._pendingActivation;
+    this._pendingActivation = undefined;
+    if (pending && listen) this._activated(pending);
   }
 
   // --- Listening, removed ----------------------------------------------------------------------
@@ -747,6 +760,12 @@ export class NciCardHost extends EventEmitter<NciHostEvents> implements CardSlot
       return;
     }
     if (this._state !== 'listening' && this._state !== 'active') {
+      // A reader already in the field answers RF_DISCOVER at once: its activation can come in the same
+      // read as the response, before the initialisation has noted that it listens. Kept for then.
+      if (this._discoverSent && (this._state === 'initialising' || this._state === 'recovering')) {
+        this._pendingActivation = payload;
+        return;
+      }
       this._log(`an activation while ${this._state}: ignored`);
       return;
     }

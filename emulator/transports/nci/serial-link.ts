@@ -5,6 +5,7 @@
  * discipline: no echo, no canonical mode, no CR/LF translation).
  */
 import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
 import type { ByteLink, ByteLinkEvents } from './byte-link.js';
 
 export const kDefaultBaudRate = 115200;
@@ -42,15 +43,27 @@ export function describeOpenError(path: string, error: Error): string {
   return `cannot open ${path}: ${text}`;
 }
 
+const kDeviceWatchMs = 250;
+
 class SerialLink extends EventEmitter<ByteLinkEvents> implements ByteLink {
   private _closing = false;
   private _closed = false;
 
+  /** Polls the device path: a port that vanishes can leave serialport reading 0 bytes forever (serialport/bindings-cpp#162). */
+  private readonly _watch: NodeJS.Timeout;
+
   constructor(
     private readonly _port: SerialPortLike,
     readonly description: string,
+    path: string,
   ) {
     super();
+    this._watch = setInterval(() => {
+      if (existsSync(path)) return;
+      this._end(new Error(`${path} no longer exists`));
+      if (_port.isOpen) _port.close(() => undefined);
+    }, kDeviceWatchMs);
+    this._watch.unref();
     _port.on('data', (chunk) => this.emit('data', new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength)));
     _port.on('close', (error) => this._end(this._closing ? undefined : (error ?? new Error('the port closed'))));
     // serialport reports write and read failures here; the port is unusable after them.
@@ -88,6 +101,7 @@ class SerialLink extends EventEmitter<ByteLinkEvents> implements ByteLink {
   private _end(error: Error | undefined): void {
     if (this._closed) return;
     this._closed = true;
+    clearInterval(this._watch);
     this.emit('close', error);
   }
 }
@@ -115,5 +129,5 @@ export async function openSerialLink(options: SerialLinkOptions): Promise<ByteLi
   await new Promise<void>((resolve, reject) => {
     port.open((error) => (error ? reject(new SerialLinkError(describeOpenError(options.path, error))) : resolve()));
   });
-  return new SerialLink(port, `${options.path} at ${baudRate} baud`);
+  return new SerialLink(port, `${options.path} at ${baudRate} baud`, options.path);
 }
