@@ -10,6 +10,7 @@ import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
 import { kPinLimits } from '../../emulator/index.js';
+import { gotoSettled } from '../browser/navigation.js';
 import { AuthApp } from '../agents/phone/auth-app.js';
 import { CardActionError } from '../agents/card-actions.js';
 import { PhoneError } from '../agents/phone/phone-http.js';
@@ -124,7 +125,7 @@ export async function runStep(step: ScenarioStep, run: StepRun): Promise<void> {
   const t = (text: string): string => resolveTemplates(text, world);
   switch (step.kind) {
     case 'open': {
-      const response = await page.goto(world.url(t(step.path)), { timeout: run.timeoutMs });
+      const response = await gotoSettled(page, world.url(t(step.path)), { timeoutMs: run.timeoutMs });
       if (response && response.status() >= 500) throw productDefect(`${step.path} answered HTTP ${response.status()}`);
       return;
     }
@@ -244,7 +245,7 @@ async function pcLogin(world: ScenarioWorld, pin: string | undefined, expected: 
     throw harnessDefect(`pcLogin logs in through the PC agent, which the ${world.options.portal} portal does not use; use phoneScanQr and phoneLogin`);
   }
   const page = world.page;
-  if (!new URL(page.url(), 'http://x').pathname.endsWith('/login')) await page.goto(world.url('/login'), { timeout: run.timeoutMs });
+  if (!new URL(page.url(), 'http://x').pathname.endsWith('/login')) await gotoSettled(page, world.url('/login'), { timeoutMs: run.timeoutMs });
   world.nextAgentPin = pin;
   world.lastAgentFailure = undefined;
   const requestsBefore = world.pinRequests.length;
