@@ -304,6 +304,8 @@ export class NciCardHost extends EventEmitter<NciHostEvents> implements CardSlot
   /** RF_DISCOVER is out and its response not yet handled: an activation now is a reader already in the field. */
   private _discoverSent = false;
   private _pendingActivation: Uint8Array | undefined;
+  /** Data messages the reader sent right after that activation, in the same burst: served after it. */
+  private _pendingData: Uint8Array[] = [];
 
   private _setState(state: NciHostState): void {
     if (this._state === state) return;
@@ -635,6 +637,7 @@ export class NciCardHost extends EventEmitter<NciHostEvents> implements CardSlot
     await this._okCommand(epoch, kGid.rf, kOid.rfSetListenModeRouting, listenRoutingPayload(this._technologies));
     const listen = this._wantListening;
     this._pendingActivation = undefined;
+    this._pendingData = [];
     this._discoverSent = listen;
     try {
       if (listen) await this._okCommand(epoch, kGid.rf, kOid.rfDiscover, discoverPayload(this._technologies));
@@ -646,8 +649,13 @@ export class NciCardHost extends EventEmitter<NciHostEvents> implements CardSlot
     this._log(`NFC controller ready on ${this.address}: ${describeController(info)}; ${listen ? `listening for ${this._technologies.map((t) => `NFC-${t}`).join(' and ')}` : 'not listening (card removed)'}`);
     this._setState(listen ? 'listening' : 'removed');
     const pending = this._pendingActivation;
+    const pendingData = this._pendingData;
     this._pendingActivation = undefined;
-    if (pending && listen) this._activated(pending);
+    this._pendingData = [];
+    if (pending && listen) {
+      this._activated(pending);
+      for (const apdu of pendingData) this._data(apdu);
+    }
   }
 
   // --- Listening, removed ----------------------------------------------------------------------
@@ -806,6 +814,9 @@ export class NciCardHost extends EventEmitter<NciHostEvents> implements CardSlot
     const type = payload[0] ?? kDeactivationType.idle;
     const reason = payload[1];
     const wasActive = this._state === 'active';
+    // The reader already in the field left again before the initialisation was through.
+    this._pendingActivation = undefined;
+    this._pendingData = [];
     const words = `${describeDeactivationType(type)}${reason === undefined ? '' : `, ${describeDeactivationReason(reason)}`}`;
     this._endSession(wasActive ? `deactivated (${words})` : undefined);
     if (this._state === 'removed' || this._state === 'initialising' || this._state === 'recovering') return;
@@ -838,6 +849,10 @@ export class NciCardHost extends EventEmitter<NciHostEvents> implements CardSlot
   // --- APDUs -----------------------------------------------------------------------------------
 
   private _data(apdu: Uint8Array): void {
+    if (this._pendingActivation && (this._state === 'initialising' || this._state === 'recovering')) {
+      this._pendingData.push(apdu);
+      return;
+    }
     if (this._state !== 'active') {
       this._log(`a data message (${apdu.length} bytes) outside an RF session: dropped`);
       return;

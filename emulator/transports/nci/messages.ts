@@ -73,6 +73,7 @@ export const kConfigParam = {
   lbApplicationData: 0x3a,
   lbSfgi: 0x3b,
   lbFwiAdcFo: 0x3c,
+  lbBitRate: 0x3e,
   liAHistBy: 0x59,
   liBHInfoResp: 0x5a,
   rfFieldInfo: 0x80,
@@ -82,7 +83,12 @@ export const kConfigParam = {
  * Parameters a controller may refuse without harm to the served card: the field notifications
  * only feed the log, and the others have working defaults in every controller.
  */
-export const kOptionalConfigParams: ReadonlySet<number> = new Set([kConfigParam.rfFieldInfo, kConfigParam.lbSfgi, kConfigParam.liBHInfoResp]);
+export const kOptionalConfigParams: ReadonlySet<number> = new Set([
+  kConfigParam.rfFieldInfo,
+  kConfigParam.lbSfgi,
+  kConfigParam.lbBitRate,
+  kConfigParam.liBHInfoResp,
+]);
 
 export const kRfProtocolIsoDep = 0x04;
 export const kRfInterfaceIsoDep = 0x02;
@@ -272,9 +278,20 @@ export interface ListenConfigOptions {
 }
 
 /**
+ * LB_BIT_RATE for Protocol Info byte 1 (the bit-rate capability): the highest rate it names in
+ * either direction, 0 = 106, 1 = 212, 2 = 424, 3 = 848 kbit/s. B3 (the card's) gives 424.
+ */
+export function lbBitRate(bitRateCapability: number): number {
+  if (bitRateCapability & 0x44) return 0x03;
+  if (bitRateCapability & 0x22) return 0x02;
+  if (bitRateCapability & 0x11) return 0x01;
+  return 0x00;
+}
+
+/**
  * The CORE_SET_CONFIG parameters, in this order: LB_SENSB_INFO (ISO-DEP), LB_NFCID0 (the PUPI),
- * LB_APPLICATION_DATA, LB_SFGI (0), LB_FWI_ADC_FO (Protocol Info byte 3), LI_B_H_INFO_RESP
- * (empty); with NFC-A, LA_SEL_INFO (ISO-DEP), LA_NFCID1, LI_A_HIST_BY (the ATR's historical bytes);
+ * LB_APPLICATION_DATA, LB_SFGI (0), LB_FWI_ADC_FO (Protocol Info byte 3), LB_BIT_RATE (from
+ * Protocol Info byte 1), LI_B_H_INFO_RESP (empty); with NFC-A, LA_SEL_INFO (ISO-DEP), LA_NFCID1, LI_A_HIST_BY (the ATR's historical bytes);
  * then RF_FIELD_INFO (notify field changes).
  */
 export function listenConfigParams(options: ListenConfigOptions): ConfigParam[] {
@@ -289,6 +306,8 @@ export function listenConfigParams(options: ListenConfigOptions): ConfigParam[] 
       // SFGI lives in the extended ATQB, which a 3-byte Protocol Info does not have: no extra guard time.
       { id: kConfigParam.lbSfgi, value: Uint8Array.of(0x00) },
       { id: kConfigParam.lbFwiAdcFo, value: typeB.protocolInfo.slice(2, 3) },
+      // A controller that does not know it refuses it alone and decides the bit rates itself.
+      { id: kConfigParam.lbBitRate, value: Uint8Array.of(lbBitRate(typeB.protocolInfo[0] ?? 0)) },
       { id: kConfigParam.liBHInfoResp, value: new Uint8Array(0) },
     );
   }

@@ -126,8 +126,8 @@ const kBitRateCapability: Record<number, number> = {
 
 /** What the simulated NFCC presents when the DH sets nothing (the NFCC decides, per NCI). */
 const kDefaults = {
-  /** 424 kbit/s both ways, same bit rate: bit-rate capability B3. */
-  lbBitRate: 0x02,
+  /** NCI's default: 106 kbit/s only (bit-rate capability 00) unless the DH asks for more. */
+  lbBitRate: 0x00,
   /** ISO-DEP supported (Protocol_Type b1). */
   lbSensbInfo: 0x01,
   /** The NFCC's own listen frame size, Max_Frame_Size code 8: 256 bytes (FSCI of its ISO-DEP buffer). */

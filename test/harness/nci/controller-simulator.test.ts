@@ -92,8 +92,8 @@ async function initialise(host: ScriptedHost, version: '1.0' | '2.0' = '2.0'): P
     expect(await host.command('20 00 01 01', '40 00')).toBe('400003001001');
     expect(await host.command('20 01 00', '40 01')).toMatch(/^4001..00/);
   }
-  // LB_SENSB_INFO 81, LB_APPLICATION_DATA 000041E0, LB_FWI_ADC_FO A1, RF_FIELD_INFO 01.
-  expect(await host.command('20 02 10 04 38 01 81 3A 04 00 00 41 E0 3C 01 A1 80 01 01', '40 02')).toBe('4002020000');
+  // LB_SENSB_INFO 81, LB_APPLICATION_DATA 000041E0, LB_FWI_ADC_FO A1, LB_BIT_RATE 02, RF_FIELD_INFO 01.
+  expect(await host.command('20 02 13 05 38 01 81 3A 04 00 00 41 E0 3C 01 A1 3E 01 02 80 01 01', '40 02')).toBe('4002020000');
   expect(await host.command('21 00 04 01 04 02 02', '41 00')).toBe('41000100');
   expect(await host.command('21 01 07 00 01 01 03 00 01 04', '41 01')).toBe('41010100');
   expect(await host.command('21 03 03 01 81 01', '41 03')).toBe('41030100');

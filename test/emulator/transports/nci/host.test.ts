@@ -19,8 +19,8 @@ const kInitBytes = [
   '20000101',
   '2001020000',
   // LB_SENSB_INFO 01, LB_NFCID0 (PUPI), LB_APPLICATION_DATA 000041E0, LB_SFGI 00, LB_FWI_ADC_FO A1,
-  // LI_B_H_INFO_RESP (empty), RF_FIELD_INFO 01.
-  '20021B07380101390411223344 3A04000041E0 3B0100 3C01A1 5A00 800101',
+  // LB_BIT_RATE 02 (424 kbit/s, from Protocol Info B3), LI_B_H_INFO_RESP (empty), RF_FIELD_INFO 01.
+  '20021E08380101390411223344 3A04000041E0 3B0100 3C01A1 3E0102 5A00 800101',
   '21000401040202',
   '21010C0002010300010400030001 01',
   '2103030181 01',
@@ -106,7 +106,7 @@ describe('NCI card host', () => {
     // large params, manufacturer 0x04 and 4 bytes of info.
     nfcc.send('40 01 13 00 00000000 02 01 02 01 0001 FF 0000 04 0A0B0C0D');
     await nfcc.expect(
-      '2002 2E 0A 380101 390411223344 3A04000041E0 3B0100 3C01A1 5A00 320120 330408AABBCC 5908000041E0B381A100 800101',
+      '2002 31 0B 380101 390411223344 3A04000041E0 3B0100 3C01A1 3E0102 5A00 320120 330408AABBCC 5908000041E0B381A100 800101',
     );
     nfcc.send('40 02 02 00 00');
     await nfcc.expect('21000401040202');
@@ -188,6 +188,31 @@ describe('NCI card host', () => {
     const expected = toHex(fresh.transmit(fromHex(kSelectAuthCert)));
     expect(expected).not.toBe('9000');
     expect(await apdu(kSelectAuthCert)).toBe(expected);
+  });
+
+  it('serves a reader already in the field: RF_DISCOVER_RSP, the activation and a C-APDU in one burst', async () => {
+    makeHost();
+    const started = host!.start();
+    await nfcc.expect(kInitBytes[0]!);
+    nfcc.send(kNci2.resetRsp + kNci2.resetNtf.replace(/\s/g, ''));
+    await nfcc.expect(kInitBytes[1]!);
+    nfcc.send(kNci2.initRsp);
+    await nfcc.expect(kInitBytes[2]!);
+    nfcc.send('40 02 02 00 00');
+    await nfcc.expect(kInitBytes[3]!);
+    nfcc.send(kNci2.ok(1, 0));
+    await nfcc.expect(kInitBytes[4]!);
+    nfcc.send(kNci2.ok(1, 1));
+    await nfcc.expect(kInitBytes[5]!);
+    // The reader activates the card at once and sends its SELECT right behind, all in the same read.
+    const select = toHex(encodeMessageBytes(dataMessage(0, fromHex(kSelectJpki))));
+    nfcc.send(kNci2.ok(1, 3).replace(/\s/g, '') + activation(0xff, 1) + select);
+    await started;
+    const answer = await nfcc.next();
+    expect(answer.mt).toBe('data');
+    expect(toHex(answer.payload)).toBe('9000');
+    expect(host!.state).toBe('active');
+    expect(logs.join('\n')).not.toMatch(/outside an RF session|activation while/);
   });
 
   it('initialises again when the controller resets itself', async () => {

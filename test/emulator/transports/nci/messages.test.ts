@@ -7,6 +7,7 @@ import { kAtrPresets } from '../../../../emulator/index.js';
 import {
   describeController,
   listenConfigParams,
+  lbBitRate,
   parseActivation,
   parseCoreInitResponse,
   parseCoreResetNotification,
@@ -37,10 +38,15 @@ describe('Type B parameters from the contactless ATR', () => {
     expect(typeBParametersFromAtr(atr)).toBeUndefined();
   });
 
-  it('configures the controller so that ATQB carries that Application Data and FWI/ADC/FO', () => {
+  it('configures the controller so that ATQB carries that Application Data, bit rates and FWI/ADC/FO', () => {
     const typeB = typeBParametersFromAtr(fromHex(kAtrPresets.contactless))!;
     const params = listenConfigParams({ technologies: ['B'], typeB, pupi: fromHex('01020304'), nfcid1: fromHex('08010203') });
-    expect(params.map((p) => `${p.id.toString(16).toUpperCase()}=${toHex(p.value)}`)).toEqual(['38=01', '39=01020304', '3A=000041E0', '3B=00', '3C=A1', '5A=', '80=01']);
+    const shown = (list: typeof params): string[] => list.map((p) => `${p.id.toString(16).toUpperCase()}=${toHex(p.value)}`);
+    expect(shown(params)).toEqual(['38=01', '39=01020304', '3A=000041E0', '3B=00', '3C=A1', '3E=02', '5A=', '80=01']);
+  });
+
+  it('reads LB_BIT_RATE off Protocol Info byte 1', () => {
+    expect([0x00, 0x91, 0x11, 0xb3, 0x22, 0x80, 0xf7, 0x04].map(lbBitRate)).toEqual([0, 1, 1, 2, 2, 0, 3, 3]);
   });
 });
 
