@@ -44,6 +44,15 @@ import {
 } from './nci-packets.js';
 import type { PtyPair } from './pty-pair.js';
 
+/**
+ * Waits until performance.now() reaches `due`. Node's timers count whole milliseconds of a loop
+ * clock that may lag, so a single timer can end up to a millisecond early; the line must never be
+ * faster than its baud rate.
+ */
+async function sleepUntil(due: number): Promise<void> {
+  for (let left = due - performance.now(); left > 0; left = due - performance.now()) await sleep(Math.ceil(left));
+}
+
 export type NciVersion = '1.0' | '2.0';
 
 /**
@@ -458,8 +467,7 @@ export class SimulatedNciController extends EventEmitter<ControllerEvents> {
       this._rxFreeAt = due;
     }
     this._rxChain = this._rxChain.then(async () => {
-      const wait = due - performance.now();
-      if (wait >= 1) await sleep(wait);
+      if (due - performance.now() >= 1) await sleepUntil(due);
       try {
         this._parse(chunk);
       } catch (e) {
@@ -746,8 +754,7 @@ export class SimulatedNciController extends EventEmitter<ControllerEvents> {
         const now = performance.now();
         const due = Math.max(now, this._txFreeAt) + (bytes.length * 10_000) / pace;
         this._txFreeAt = due;
-        const wait = due - now;
-        if (wait >= 1) await sleep(wait);
+        if (due - now >= 1) await sleepUntil(due);
       }
       if (!this._port.isOpen || this._state === 'closed' || this._state === 'gone') return;
       onWrite?.();
