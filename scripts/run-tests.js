@@ -17,7 +17,12 @@ try {
   process.exit(result.status || 1);
 }
 const passed = summary.numPassedTests ?? 0;
-const failed = (summary.numFailedTests ?? 0) + (summary.numFailedTestSuites ?? 0);
+// A failed test counts once (vitest also counts its file and describe blocks as failed suites); a
+// file that failed with no failed test (it did not load, a hook threw) counts as one more.
+const brokenFiles = (summary.testResults ?? []).filter(
+  (file) => file.status === 'failed' && !(file.assertionResults ?? []).some((test) => test.status === 'failed'),
+).length;
+const failed = (summary.numFailedTests ?? 0) + brokenFiles;
 const skipped = (summary.numPendingTests ?? 0) + (summary.numTodoTests ?? 0);
 console.log(`\ntests: ${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
 process.exit(result.status === 0 && failed === 0 && passed > 0 ? 0 : 1);
