@@ -5,15 +5,12 @@
  * a person reading the QR code.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { startCitizenPortal } from '../../portal/citizen/server.js';
 import { startIdp } from '../../portal/idp/server.js';
-import { CaDirectoryError, portalOptionsFromCaDir } from '../../portal/portal-options.js';
-import { UserError } from '../errors.js';
 import type { CommandContext } from '../main.js';
-import { defaultCaDir, outDir } from '../paths.js';
+import { outDir } from '../paths.js';
+import { caTrustFromCaArg, dbPathFromArg, hostCaDbOptions, serveUntilSignal, startServer, untilAborted } from './portal-serve.js';
 
 export const kDefaultCitizenPort = 8450;
 export const kDefaultIdpPort = 8451;
@@ -30,52 +27,36 @@ export interface CitizenServeArgs {
 
 /** Starts the IdP and the city portal and runs until `stop` is aborted; returns both URLs. */
 export async function serveCitizen(ctx: CommandContext, args: CitizenServeArgs, stop: AbortSignal): Promise<{ citizen: string; idp: string }> {
-  const caDir = resolve(args.ca);
-  if (!existsSync(caDir)) throw new UserError(`no test CA at ${caDir}\n  create one with: jpki-hil ca init --dir ${args.ca}`);
-  let trust;
-  try {
-    const options = portalOptionsFromCaDir(caDir, { db: ':memory:' });
-    trust = { verifier: options.verifier, cardInfoPublicKey: options.cardInfoPublicKey };
-  } catch (e) {
-    if (e instanceof CaDirectoryError) throw new UserError(e.message);
-    throw new UserError(`cannot use the test CA in ${caDir}: ${(e as Error).message}`);
-  }
+  const { caDir, trust } = caTrustFromCaArg(args.ca);
   const clientSecret = randomBytes(24).toString('base64url');
   const redirectUris: string[] = [];
-  let idp;
-  try {
-    idp = await startIdp({
+  const idp = await startServer('the IdP', args.host, args.idpPort, () =>
+    startIdp({
       ...trust,
       host: args.host,
       port: args.idpPort,
       cookieSecret: randomBytes(32).toString('base64url'),
       clients: [{ clientId: kCitizenClientId, clientSecret, name: 'のべおかポータル（テスト）', redirectUris: () => redirectUris }],
       testMode: args.testMode,
-    });
-  } catch (e) {
-    throw new UserError(`cannot start the IdP on ${args.host}:${args.idpPort}: ${(e as Error).message}`);
-  }
-  let citizen;
-  try {
-    citizen = await startCitizenPortal({
+    }),
+  );
+  const citizen = await startServer('the city portal', args.host, args.port, () =>
+    startCitizenPortal({
       host: args.host,
       port: args.port,
-      db: args.db === ':memory:' ? args.db : resolve(args.db),
+      db: dbPathFromArg(args.db),
       idp: { issuer: idp.url, clientId: kCitizenClientId, clientSecret },
       testMode: args.testMode,
-    });
-  } catch (e) {
+    }),
+  ).catch(async (e: unknown) => {
     await idp.close();
-    throw new UserError(`cannot start the city portal on ${args.host}:${args.port}: ${(e as Error).message}`);
-  }
+    throw e;
+  });
   redirectUris.push(`${citizen.url}/link/callback`);
   ctx.io.out(`city portal: ${citizen.url}/`);
   ctx.io.out(`IdP: ${idp.url}/ (client ${kCitizenClientId}, redirect URI ${citizen.url}/link/callback)`);
   ctx.io.out(`  trusting the test CA in ${caDir}; database ${args.db}${args.testMode ? `; outbox at ${citizen.url}/api/test/outbox` : ''}`);
-  await new Promise<void>((done) => {
-    if (stop.aborted) done();
-    else stop.addEventListener('abort', () => done(), { once: true });
-  });
+  await untilAborted(stop);
   await citizen.close();
   await idp.close();
   return { citizen: citizen.url, idp: idp.url };
@@ -88,26 +69,15 @@ export function registerCitizenCommand(parser: Argv, ctx: CommandContext): Argv 
         'serve',
         'Serve the city portal and the IdP, trusting a test CA directory',
         (y) =>
-          y
-            .option('port', { type: 'number', default: kDefaultCitizenPort, describe: 'City portal TCP port (0: any free port)' })
-            .option('idp-port', { type: 'number', default: kDefaultIdpPort, describe: 'IdP TCP port (0: any free port)' })
-            .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
-            .option('ca', { type: 'string', default: defaultCaDir(), defaultDescription: 'out/ca', describe: 'Test CA directory to trust' })
-            .option('db', { type: 'string', default: outDir('citizen', 'citizen.db'), defaultDescription: 'out/citizen/citizen.db', describe: "SQLite file for accounts (':memory:' for none)" })
+          hostCaDbOptions(
+            y
+              .option('port', { type: 'number', default: kDefaultCitizenPort, describe: 'City portal TCP port (0: any free port)' })
+              .option('idp-port', { type: 'number', default: kDefaultIdpPort, describe: 'IdP TCP port (0: any free port)' }),
+            { default: outDir('citizen', 'citizen.db'), defaultDescription: 'out/citizen/citizen.db', describe: "SQLite file for accounts (':memory:' for none)" },
+          )
             .option('test-mode', { type: 'boolean', default: true, describe: 'Serve the SMS / e-mail outbox at /api/test/outbox and error details' })
             .example('$0 citizen serve', 'city portal on http://127.0.0.1:8450/, IdP on http://127.0.0.1:8451/'),
-        async (args) => {
-          const stop = new AbortController();
-          const onSignal = (): void => stop.abort();
-          process.once('SIGINT', onSignal);
-          process.once('SIGTERM', onSignal);
-          try {
-            await serveCitizen(ctx, { port: args.port, idpPort: args['idp-port'], host: args.host, ca: args.ca, db: args.db, testMode: args['test-mode'] }, stop.signal);
-          } finally {
-            process.off('SIGINT', onSignal);
-            process.off('SIGTERM', onSignal);
-          }
-        },
+        (args) => serveUntilSignal((stop) => serveCitizen(ctx, { port: args.port, idpPort: args['idp-port'], host: args.host, ca: args.ca, db: args.db, testMode: args['test-mode'] }, stop)),
       )
       .demandCommand(1, 'Name a citizen command: serve.'),
   );

@@ -3,15 +3,12 @@
  * trusting the test CA of a CA directory the way a relying party does (its certificates, its CRLs,
  * its card-info key — never its private keys).
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import { kDefaultPcAgentUrl } from '../../portal/app.js';
-import { CaDirectoryError, portalOptionsFromCaDir } from '../../portal/portal-options.js';
 import { startPortal } from '../../portal/server.js';
-import { UserError } from '../errors.js';
 import type { CommandContext } from '../main.js';
-import { defaultCaDir, outDir } from '../paths.js';
+import { outDir } from '../paths.js';
+import { dbPathFromArg, hostCaDbOptions, portalOptionsFromCaArg, serveUntilSignal, startServer, untilAborted } from './portal-serve.js';
 
 export const kDefaultPortalPort = 8443;
 
@@ -32,35 +29,19 @@ export interface PortalServeArgs {
  * abort; tests pass their own). Returns the URL it served.
  */
 export async function servePortal(ctx: CommandContext, args: PortalServeArgs, stop: AbortSignal): Promise<string> {
-  const caDir = resolve(args.ca);
-  if (!existsSync(caDir)) throw new UserError(`no test CA at ${caDir}\n  create one with: jpki-hil ca init --dir ${args.ca}`);
-  let options;
-  try {
-    options = portalOptionsFromCaDir(caDir, {
-      db: args.db === ':memory:' ? args.db : resolve(args.db),
-      pcAgentUrl: args.agentUrl,
-      publicUrl: args.publicUrl,
-      revocation: args.crlMode,
-      crlSource: args.crlFrom,
-      ocspUrl: args.ocspUrl,
-    });
-  } catch (e) {
-    if (e instanceof CaDirectoryError) throw new UserError(e.message);
-    throw new UserError(`cannot use the test CA in ${caDir}: ${(e as Error).message}`);
-  }
-  let portal;
-  try {
-    portal = await startPortal({ ...options, host: args.host, port: args.port });
-  } catch (e) {
-    throw new UserError(`cannot start the portal on ${args.host}:${args.port}: ${(e as Error).message}`);
-  }
+  const { caDir, options } = portalOptionsFromCaArg(args.ca, {
+    db: dbPathFromArg(args.db),
+    pcAgentUrl: args.agentUrl,
+    publicUrl: args.publicUrl,
+    revocation: args.crlMode,
+    crlSource: args.crlFrom,
+    ocspUrl: args.ocspUrl,
+  });
+  const portal = await startServer('the portal', args.host, args.port, () => startPortal({ ...options, host: args.host, port: args.port }));
   ctx.io.out(`portal: ${portal.url}/`);
   ctx.io.out(`  trusting the test CA in ${caDir} (revocation: ${args.crlMode === 'crl' ? `CRL from ${args.crlFrom}` : args.crlMode})`);
   ctx.io.out(`  PC agent expected at ${args.agentUrl}; database ${args.db}`);
-  await new Promise<void>((done) => {
-    if (stop.aborted) done();
-    else stop.addEventListener('abort', () => done(), { once: true });
-  });
+  await untilAborted(stop);
   await portal.close();
   return portal.url;
 }
@@ -72,11 +53,11 @@ export function registerPortalCommand(parser: Argv, ctx: CommandContext): Argv {
         'serve',
         'Serve the portal, trusting a test CA directory',
         (y) =>
-          y
-            .option('port', { type: 'number', default: kDefaultPortalPort, describe: 'TCP port (0: any free port)' })
-            .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
-            .option('ca', { type: 'string', default: defaultCaDir(), defaultDescription: 'out/ca', describe: 'Test CA directory to trust' })
-            .option('db', { type: 'string', default: outDir('portal', 'portal.db'), defaultDescription: 'out/portal/portal.db', describe: "SQLite file for accounts and sessions (':memory:' for none)" })
+          hostCaDbOptions(y.option('port', { type: 'number', default: kDefaultPortalPort, describe: 'TCP port (0: any free port)' }), {
+            default: outDir('portal', 'portal.db'),
+            defaultDescription: 'out/portal/portal.db',
+            describe: "SQLite file for accounts and sessions (':memory:' for none)",
+          })
             .option('agent-url', { type: 'string', default: kDefaultPcAgentUrl, describe: "The PC agent's WebSocket URL, written into the login page" })
             .option('crl-mode', { choices: ['crl', 'ocsp', 'none'] as const, default: 'crl' as const, describe: 'How certificate revocation is checked' })
             .option('crl-from', {
@@ -88,13 +69,9 @@ export function registerPortalCommand(parser: Argv, ctx: CommandContext): Argv {
             .option('public-url', { type: 'string', describe: 'The URL phones use to reach the portal (written into QR codes)' })
             .example('$0 portal serve', 'serve on http://127.0.0.1:8443/ with the CA in out/ca')
             .example('$0 portal serve --crl-mode ocsp --ocsp-url http://127.0.0.1:8080/ocsp', 'check revocation with the CA server'),
-        async (args) => {
-          const stop = new AbortController();
-          const onSignal = (): void => stop.abort();
-          process.once('SIGINT', onSignal);
-          process.once('SIGTERM', onSignal);
-          try {
-            await servePortal(
+        (args) =>
+          serveUntilSignal((stop) =>
+            servePortal(
               ctx,
               {
                 port: args.port,
@@ -107,13 +84,9 @@ export function registerPortalCommand(parser: Argv, ctx: CommandContext): Argv {
                 ocspUrl: args['ocsp-url'],
                 publicUrl: args['public-url'],
               },
-              stop.signal,
-            );
-          } finally {
-            process.off('SIGINT', onSignal);
-            process.off('SIGTERM', onSignal);
-          }
-        },
+              stop,
+            ),
+          ),
       )
       .demandCommand(1, 'Name a portal command: serve.'),
   );

@@ -2,6 +2,7 @@
  * The city portal's one error registry: stable codes for tests and reports, Japanese messages for
  * people. Form refusals re-render the form with the message; the rest show the error page.
  */
+import { registryErrorClass } from '../shared/errors.js';
 
 export const kCitizenErrors = {
   BAD_REQUEST: { status: 400, message: '入力内容を確認してください。' },
@@ -27,20 +28,4 @@ export const kCitizenErrors = {
 
 export type CitizenErrorCode = keyof typeof kCitizenErrors;
 
-export class CitizenError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: CitizenErrorCode,
-    readonly detail?: string,
-    /** Shown after the registry's message, e.g. the tries left. */
-    readonly note?: string,
-  ) {
-    super(detail ? `${code}: ${detail}` : code);
-    this.name = 'CitizenError';
-    this.status = kCitizenErrors[code].status;
-  }
-
-  get userMessage(): string {
-    return this.note ? `${kCitizenErrors[this.code].message}${this.note}` : kCitizenErrors[this.code].message;
-  }
-}
+export class CitizenError extends registryErrorClass('CitizenError', kCitizenErrors) {}

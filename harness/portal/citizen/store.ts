@@ -1,6 +1,8 @@
 /** The city portal's accounts and linked profiles over its database. */
-import { randomBytes, randomUUID, scryptSync, timingSafeEqual } from 'node:crypto';
-import type { CitizenDatabase } from './db.js';
+import { randomUUID } from 'node:crypto';
+import { AccountStore } from '../shared/accounts.js';
+
+export { hashPassword } from '../shared/accounts.js';
 
 export interface Account {
   id: string;
@@ -20,25 +22,7 @@ export interface Profile {
   linkedAt: string;
 }
 
-export function hashPassword(password: string): string {
-  const salt = randomBytes(16);
-  return `scrypt$${salt.toString('base64url')}$${scryptSync(password, salt, 32).toString('base64url')}`;
-}
-
-function passwordMatches(password: string, stored: string): boolean {
-  const [scheme, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64url');
-  return timingSafeEqual(scryptSync(password, Buffer.from(salt, 'base64url'), expected.length), expected);
-}
-
-export class CitizenStore {
-  constructor(private readonly _db: CitizenDatabase) {}
-
-  emailTaken(email: string): boolean {
-    return this._db.prepare('SELECT 1 FROM accounts WHERE email = ?').get(email) !== undefined;
-  }
-
+export class CitizenStore extends AccountStore<Account> {
   createAccount(input: { phone: string; email: string; passwordHash: string; nickname: string }, now: Date): Account {
     const id = randomUUID();
     this._db
@@ -47,16 +31,9 @@ export class CitizenStore {
     return this.account(id)!;
   }
 
-  account(id: string): Account | undefined {
+  override account(id: string): Account | undefined {
     const row = this._db.prepare('SELECT id, phone, email, nickname, created_at AS createdAt FROM accounts WHERE id = ?').get(id) as Account | undefined;
     return row;
-  }
-
-  /** The account whose e-mail and password these are. */
-  login(email: string, password: string): Account | undefined {
-    const row = this._db.prepare('SELECT id, password_hash AS hash FROM accounts WHERE email = ?').get(email) as { id: string; hash: string } | undefined;
-    if (!row || !passwordMatches(password, row.hash)) return undefined;
-    return this.account(row.id);
   }
 
   profile(accountId: string): Profile | undefined {

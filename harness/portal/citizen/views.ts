@@ -3,42 +3,16 @@
  * 「ログイン/新規登録」, 利用規約 and 「同意する」, SMS and e-mail codes, the confirmation, then
  * 「マイナンバーカードを連携する」 → 「連携する」 → 連携が完了しました. Every value goes through `html`.
  */
-import { html, type HtmlValue, type SafeHtml } from '../html.js';
-import { kCsrfField } from './sessions.js';
+import { html, type SafeHtml } from '../html.js';
+import { csrfInput, errorBody, formAlert, portalPage, type FormState } from '../shared/page.js';
 import type { Account, Profile } from './store.js';
 
 export const kPortalName = 'のべおかポータル（テスト）';
 
+export type { FormState } from '../shared/page.js';
+
 export function page(title: string, body: SafeHtml): string {
-  return html`<!doctype html>
-<html lang="ja">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${title} | ${kPortalName}</title>
-</head>
-<body>
-<header><p><a href="/">${kPortalName}</a></p></header>
-<main>
-<h1>${title}</h1>
-${body}
-</main>
-</body>
-</html>`.value;
-}
-
-function csrf(token: string): SafeHtml {
-  return html`<input type="hidden" name="${kCsrfField}" value="${token}">`;
-}
-
-function alert(message: string | undefined, code: string | undefined): HtmlValue {
-  return message && html`<p role="alert" data-testid="error" data-code="${code ?? ''}">${message}</p>`;
-}
-
-export interface FormState {
-  csrfToken: string;
-  error?: string | undefined;
-  errorCode?: string | undefined;
+  return portalPage(kPortalName, title, body);
 }
 
 export function renderHome(account: Account | undefined): string {
@@ -52,10 +26,10 @@ ${account ? html`<p><a href="/mypage">マイページ</a></p>` : html`<p><a href
 export function renderLogin(form: FormState): string {
   return page(
     'ログイン/新規登録',
-    html`${alert(form.error, form.errorCode)}
+    html`${formAlert(form)}
 <p><a href="/register/terms" data-testid="register">新規登録（アカウントを作成する）</a></p>
 <h2>メールアドレスでログイン</h2>
-<form method="post" action="/login">${csrf(form.csrfToken)}
+<form method="post" action="/login">${csrfInput(form.csrfToken)}
 <label>メールアドレス <input type="email" name="email" autocomplete="username" required></label>
 <label>パスワード <input type="password" name="password" autocomplete="current-password" required></label>
 <button type="submit">ログイン</button>
@@ -66,13 +40,13 @@ export function renderLogin(form: FormState): string {
 export function renderTerms(form: FormState): string {
   return page(
     '利用規約',
-    html`${alert(form.error, form.errorCode)}
+    html`${formAlert(form)}
 <section data-testid="terms">
 <p>第1条（目的）この規約は、${kPortalName}（以下「本サービス」）の利用について定めるものです。</p>
 <p>第2条（アカウント）利用者は、携帯電話番号とメールアドレスを確認のうえアカウントを作成します。</p>
 <p>第3条（マイナンバーカード連携）マイナンバーカードを連携すると、氏名・住所・生年月日・性別がプロフィールに登録されます。</p>
 </section>
-<form method="post" action="/register/terms">${csrf(form.csrfToken)}
+<form method="post" action="/register/terms">${csrfInput(form.csrfToken)}
 <button type="submit">同意する</button>
 </form>`,
   );
@@ -81,9 +55,9 @@ export function renderTerms(form: FormState): string {
 export function renderPhone(form: FormState, phone = ''): string {
   return page(
     '電話番号の登録',
-    html`${alert(form.error, form.errorCode)}
+    html`${formAlert(form)}
 <p>SMSを受け取れる携帯電話番号を入力してください。6桁の認証コードを送信します。</p>
-<form method="post" action="/register/phone">${csrf(form.csrfToken)}
+<form method="post" action="/register/phone">${csrfInput(form.csrfToken)}
 <label>携帯電話番号 <input type="tel" name="phone" value="${phone}" inputmode="numeric" autocomplete="tel" required></label>
 <button type="submit">認証コードを送信する</button>
 </form>`,
@@ -91,13 +65,13 @@ export function renderPhone(form: FormState, phone = ''): string {
 }
 
 function codeForm(action: string, resend: string, to: string, channel: string, form: FormState): SafeHtml {
-  return html`${alert(form.error, form.errorCode)}
+  return html`${formAlert(form)}
 <p data-testid="sent-to">${to} に${channel}で6桁の認証コードを送信しました。認証コードの有効期限は10分です。</p>
-<form method="post" action="${action}">${csrf(form.csrfToken)}
+<form method="post" action="${action}">${csrfInput(form.csrfToken)}
 <label>認証コード <input type="text" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required></label>
 <button type="submit">次へ</button>
 </form>
-<form method="post" action="${resend}">${csrf(form.csrfToken)}
+<form method="post" action="${resend}">${csrfInput(form.csrfToken)}
 <button type="submit">認証コードを再送する</button>
 </form>`;
 }
@@ -109,8 +83,8 @@ export function renderPhoneCode(form: FormState, phone: string): string {
 export function renderEmail(form: FormState, values: { email?: string | undefined; nickname?: string | undefined } = {}): string {
   return page(
     'メールアドレスの登録',
-    html`${alert(form.error, form.errorCode)}
-<form method="post" action="/register/email">${csrf(form.csrfToken)}
+    html`${formAlert(form)}
+<form method="post" action="/register/email">${csrfInput(form.csrfToken)}
 <label>メールアドレス <input type="email" name="email" value="${values.email ?? ''}" autocomplete="email" required></label>
 <label>パスワード（英字と数字を含む8文字以上） <input type="password" name="password" autocomplete="new-password" required></label>
 <label>ニックネーム <input type="text" name="nickname" value="${values.nickname ?? ''}" maxlength="20" required></label>
@@ -126,13 +100,13 @@ export function renderEmailCode(form: FormState, email: string): string {
 export function renderConfirm(form: FormState, values: { phone: string; email: string; nickname: string }): string {
   return page(
     '登録内容の確認',
-    html`${alert(form.error, form.errorCode)}
+    html`${formAlert(form)}
 <dl>
 <dt>携帯電話番号</dt><dd data-testid="confirm-phone">${values.phone}</dd>
 <dt>メールアドレス</dt><dd data-testid="confirm-email">${values.email}</dd>
 <dt>ニックネーム</dt><dd data-testid="confirm-nickname">${values.nickname}</dd>
 </dl>
-<form method="post" action="/register/confirm">${csrf(form.csrfToken)}
+<form method="post" action="/register/confirm">${csrfInput(form.csrfToken)}
 <button type="submit">登録する</button>
 </form>`,
   );
@@ -154,7 +128,7 @@ export function renderMyPage(form: FormState, account: Account, profile: Profile
     'マイページ',
     html`${flash && html`<section data-testid="flash"><h2>${flash}</h2>
 <p>デジタル郵便受け（POST）をご利用になる場合は、マイナンバーカード連携が必要です。</p></section>`}
-${alert(form.error, form.errorCode)}
+${formAlert(form)}
 <p data-testid="nickname">${account.nickname} さん</p>
 ${
   profile
@@ -163,17 +137,17 @@ ${
 <p>マイナンバーカード連携をするとできること: あなたへのお知らせが届くデジタル郵便受け「POST」を利用できるようになります。また、情報を自動で入力できるため連携サービスが便利にお使いいただけます。</p>
 <p><a href="/link" data-testid="link-card">マイナンバーカードを連携する</a></p>`
 }
-<form method="post" action="/logout">${csrf(form.csrfToken)}<button type="submit">ログアウト</button></form>`,
+<form method="post" action="/logout">${csrfInput(form.csrfToken)}<button type="submit">ログアウト</button></form>`,
   );
 }
 
 export function renderLinkStart(form: FormState): string {
   return page(
     'マイナンバーカード連携',
-    html`${alert(form.error, form.errorCode)}
+    html`${formAlert(form)}
 <p>マイナンバーカード連携をする場合、スマートフォンの認証アプリ（デジタル認証アプリ）が必要になります。</p>
 <p>「連携する」を押すと認証画面に移動します。表示される二次元コードをアプリで読み取るか、このスマートフォンでお使いの方は「アプリを開く」をタップしてください。</p>
-<form method="post" action="/link/start">${csrf(form.csrfToken)}
+<form method="post" action="/link/start">${csrfInput(form.csrfToken)}
 <button type="submit">連携する</button>
 </form>`,
   );
@@ -189,10 +163,5 @@ ${profileList(profile)}
 }
 
 export function renderError(code: string, message: string, detail: string | undefined): string {
-  return page(
-    'エラー',
-    html`<p role="alert" data-testid="error" data-code="${code}">${message}</p>
-${detail && html`<p data-testid="error-detail">${detail}</p>`}
-<p><a href="/">トップへ戻る</a></p>`,
-  );
+  return page('エラー', errorBody(code, message, detail));
 }

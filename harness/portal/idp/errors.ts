@@ -3,6 +3,7 @@
  * and §5.2, RFC 6750 §3.1) keep their standard spelling because clients switch on them; the codes of
  * the phone app's API are the IdP's own, upper case like the portal's.
  */
+import { registryErrorClass } from '../shared/errors.js';
 
 export const kIdpErrors = {
   // OAuth 2.0 / OIDC
@@ -28,16 +29,12 @@ export const kIdpErrors = {
 
 export type IdpErrorCode = keyof typeof kIdpErrors;
 
-export class IdpError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: IdpErrorCode,
-    /** For people and reports: what exactly was wrong (OAuth's error_description). */
-    readonly detail: string,
-  ) {
-    super(`${code}: ${detail}`);
-    this.name = 'IdpError';
-    this.status = kIdpErrors[code].status;
+export class IdpError extends registryErrorClass('IdpError', kIdpErrors) {
+  /** For people and reports: what exactly was wrong (OAuth's error_description). */
+  declare readonly detail: string;
+
+  constructor(code: IdpErrorCode, detail: string) {
+    super(code, detail);
   }
 
   /** The OAuth JSON body (RFC 6749 §5.2). */
@@ -47,6 +44,6 @@ export class IdpError extends Error {
 
   /** The phone app's JSON body, shaped like the portal's `{ code, message }`. */
   appBody(withDetail: boolean): { code: string; message: string; detail?: string } {
-    return { code: this.code, message: kIdpErrors[this.code].message, ...(withDetail ? { detail: this.detail } : {}) };
+    return { code: this.code, message: this.userMessage, ...(withDetail ? { detail: this.detail } : {}) };
   }
 }

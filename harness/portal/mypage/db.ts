@@ -3,17 +3,11 @@
  * migration applied once, in one transaction with its row in `schema_migrations`; new tables go in
  * a new migration at the end; an applied migration is never edited.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import Database from 'better-sqlite3';
+import type Database from 'better-sqlite3';
+import type { Migration } from '../db.js';
+import { openMigratedDatabase } from '../shared/sqlite.js';
 
 export type MyPageDatabase = Database.Database;
-
-interface Migration {
-  readonly version: number;
-  readonly name: string;
-  readonly sql: string;
-}
 
 export const kMyPageMigrations: readonly Migration[] = [
   {
@@ -53,18 +47,5 @@ export const kMyPageMigrations: readonly Migration[] = [
 ];
 
 export function openMyPageDatabase(path: string): MyPageDatabase {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const db = new Database(path);
-  db.pragma('journal_mode = WAL');
-  db.pragma('foreign_keys = ON');
-  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
-  const applied = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
-  for (const migration of kMyPageMigrations) {
-    if (applied.has(migration.version)) continue;
-    db.transaction(() => {
-      db.exec(migration.sql);
-      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, new Date().toISOString());
-    })();
-  }
-  return db;
+  return openMigratedDatabase(path, kMyPageMigrations);
 }

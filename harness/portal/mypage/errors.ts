@@ -3,6 +3,7 @@
  * messages for people. Form refusals re-render the form with the message; the rest show the error
  * page, or JSON under /api/.
  */
+import { registryErrorClass } from '../shared/errors.js';
 
 export const kMyPageErrors = {
   BAD_REQUEST: { status: 400, message: '入力内容を確認してください。' },
@@ -36,20 +37,4 @@ export const kMyPageErrors = {
 
 export type MyPageErrorCode = keyof typeof kMyPageErrors;
 
-export class MyPageError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: MyPageErrorCode,
-    readonly detail?: string,
-    /** Shown after the registry's message, e.g. the tries left. */
-    readonly note?: string,
-  ) {
-    super(detail ? `${code}: ${detail}` : code);
-    this.name = 'MyPageError';
-    this.status = kMyPageErrors[code].status;
-  }
-
-  get userMessage(): string {
-    return this.note ? `${kMyPageErrors[this.code].message}${this.note}` : kMyPageErrors[this.code].message;
-  }
-}
+export class MyPageError extends registryErrorClass('MyPageError', kMyPageErrors) {}

@@ -1,7 +1,9 @@
 /** My Page's accounts, card links and post boxes over its database. */
-import { randomBytes, randomUUID, scryptSync, timingSafeEqual } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
+import { AccountStore } from '../shared/accounts.js';
 import type { PersonIdentity } from '../store.js';
-import type { MyPageDatabase } from './db.js';
+
+export { hashPassword } from '../shared/accounts.js';
 
 export interface Account {
   id: string;
@@ -15,39 +17,15 @@ export interface CardLink extends PersonIdentity {
   linkedAt: string;
 }
 
-export function hashPassword(password: string): string {
-  const salt = randomBytes(16);
-  return `scrypt$${salt.toString('base64url')}$${scryptSync(password, salt, 32).toString('base64url')}`;
-}
-
-function passwordMatches(password: string, stored: string): boolean {
-  const [scheme, salt, hash] = stored.split('$');
-  if (scheme !== 'scrypt' || !salt || !hash) return false;
-  const expected = Buffer.from(hash, 'base64url');
-  return timingSafeEqual(scryptSync(password, Buffer.from(salt, 'base64url'), expected.length), expected);
-}
-
-export class MyPageStore {
-  constructor(private readonly _db: MyPageDatabase) {}
-
-  emailTaken(email: string): boolean {
-    return this._db.prepare('SELECT 1 FROM accounts WHERE email = ?').get(email) !== undefined;
-  }
-
+export class MyPageStore extends AccountStore<Account> {
   createAccount(input: { email: string; passwordHash: string; nickname: string }, now: Date): Account {
     const id = randomUUID();
     this._db.prepare('INSERT INTO accounts (id, email, password_hash, nickname, created_at) VALUES (?, ?, ?, ?, ?)').run(id, input.email, input.passwordHash, input.nickname, now.toISOString());
     return this.account(id)!;
   }
 
-  account(id: string): Account | undefined {
+  override account(id: string): Account | undefined {
     return this._db.prepare('SELECT id, email, nickname, created_at AS createdAt FROM accounts WHERE id = ?').get(id) as Account | undefined;
-  }
-
-  login(email: string, password: string): Account | undefined {
-    const row = this._db.prepare('SELECT id, password_hash AS hash FROM accounts WHERE email = ?').get(email) as { id: string; hash: string } | undefined;
-    if (!row || !passwordMatches(password, row.hash)) return undefined;
-    return this.account(row.id);
   }
 
   cardLink(accountId: string): CardLink | undefined {

@@ -5,46 +5,20 @@
  * 連携済み, デジタル郵便受け（POST） → 「デジタル郵便受けを設定する」 → 「同意する」 → 「設定する」 → 設定は完了です,
  * and オンライン申請. Every value goes through `html`.
  */
-import { html, type HtmlValue, type SafeHtml } from '../html.js';
+import { html, type SafeHtml } from '../html.js';
+import { csrfInput, errorBody, formAlert, portalPage, type FormState } from '../shared/page.js';
 import type { OnlineApplication } from './catalogue.js';
-import { kCsrfField } from './sessions.js';
 import type { Account, CardLink } from './store.js';
 
 export const kPortalName = 'SENDAIポータル（テスト）';
 /** xID's own help page, which the guide points to for the app's steps. */
 export const kXidHelpUrl = 'https://help.xid.inc/25790a22b17f49f88fdeed6d2b7aa015';
 
+export type { FormState } from '../shared/page.js';
+
 export function page(title: string, body: SafeHtml, options: { refreshSeconds?: number } = {}): string {
-  return html`<!doctype html>
-<html lang="ja">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-${options.refreshSeconds ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : ''}
-<title>${title} | ${kPortalName}</title>
-</head>
-<body>
-<header><p><a href="/">${kPortalName}</a></p></header>
-<main>
-<h1>${title}</h1>
-${body}
-</main>
-</body>
-</html>`.value;
-}
-
-function csrf(token: string): SafeHtml {
-  return html`<input type="hidden" name="${kCsrfField}" value="${token}">`;
-}
-
-function alert(form: FormState): HtmlValue {
-  return form.error && html`<p role="alert" data-testid="error" data-code="${form.errorCode ?? ''}">${form.error}</p>`;
-}
-
-export interface FormState {
-  csrfToken: string;
-  error?: string | undefined;
-  errorCode?: string | undefined;
+  // A line for the refresh on every page, empty when there is none.
+  return portalPage(kPortalName, title, body, options.refreshSeconds ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : '');
 }
 
 export function renderHome(account: Account | undefined): string {
@@ -58,10 +32,10 @@ ${account ? html`<p><a href="/mypage" data-testid="to-mypage">マイページ</a
 export function renderLogin(form: FormState): string {
   return page(
     'ログイン/新規登録',
-    html`${alert(form)}
+    html`${formAlert(form)}
 <p><a href="/signup" data-testid="register">新規登録</a></p>
 <h2>メールアドレスでログイン</h2>
-<form method="post" action="/login">${csrf(form.csrfToken)}
+<form method="post" action="/login">${csrfInput(form.csrfToken)}
 <label>メールアドレス <input type="email" name="email" data-testid="login-email" autocomplete="username" required></label>
 <label>パスワード <input type="password" name="password" data-testid="login-password" autocomplete="current-password" required></label>
 <button type="submit" data-testid="login-submit">ログイン</button>
@@ -72,8 +46,8 @@ export function renderLogin(form: FormState): string {
 export function renderAccountType(form: FormState): string {
   return page(
     '作成するアカウントを選択する',
-    html`${alert(form)}
-<form method="post" action="/signup">${csrf(form.csrfToken)}
+    html`${formAlert(form)}
+<form method="post" action="/signup">${csrfInput(form.csrfToken)}
 <button type="submit" name="type" value="email" data-testid="account-type-email">メールアドレスで作成</button>
 <button type="submit" name="type" value="line" data-testid="account-type-line">LINEで作成</button>
 <button type="submit" name="type" value="google" data-testid="account-type-google">Googleで作成</button>
@@ -84,8 +58,8 @@ export function renderAccountType(form: FormState): string {
 export function renderEmailForm(form: FormState, email = ''): string {
   return page(
     'メールアドレスの登録',
-    html`${alert(form)}
-<form method="post" action="/signup/email">${csrf(form.csrfToken)}
+    html`${formAlert(form)}
+<form method="post" action="/signup/email">${csrfInput(form.csrfToken)}
 <label>メールアドレス <input type="email" name="email" value="${email}" data-testid="signup-email" autocomplete="email" required></label>
 <label>パスワード（英字と数字を含む8文字以上） <input type="password" name="password" data-testid="signup-password" autocomplete="new-password" required></label>
 <button type="submit" data-testid="signup-send-code">確認コードを送信する</button>
@@ -96,13 +70,13 @@ export function renderEmailForm(form: FormState, email = ''): string {
 export function renderCodeForm(form: FormState, email: string): string {
   return page(
     '確認コードの入力',
-    html`${alert(form)}
+    html`${formAlert(form)}
 <p data-testid="sent-to">${email} に6桁の確認コードを送信しました。確認コードの有効期限は10分です。</p>
-<form method="post" action="/signup/code">${csrf(form.csrfToken)}
+<form method="post" action="/signup/code">${csrfInput(form.csrfToken)}
 <label>確認コード <input type="text" name="code" data-testid="signup-code" inputmode="numeric" autocomplete="one-time-code" maxlength="6" required></label>
 <button type="submit" data-testid="signup-code-submit">次へ</button>
 </form>
-<form method="post" action="/signup/code/resend">${csrf(form.csrfToken)}
+<form method="post" action="/signup/code/resend">${csrfInput(form.csrfToken)}
 <button type="submit" data-testid="signup-code-resend">確認コードを再送する</button>
 </form>`,
   );
@@ -111,8 +85,8 @@ export function renderCodeForm(form: FormState, email: string): string {
 export function renderProfileForm(form: FormState, nickname = ''): string {
   return page(
     'プロフィール情報を入力する',
-    html`${alert(form)}
-<form method="post" action="/signup/profile">${csrf(form.csrfToken)}
+    html`${formAlert(form)}
+<form method="post" action="/signup/profile">${csrfInput(form.csrfToken)}
 <label>ニックネーム <input type="text" name="nickname" value="${nickname}" data-testid="signup-nickname" maxlength="20" required></label>
 <button type="submit" data-testid="signup-profile-submit">登録する</button>
 </form>`,
@@ -151,7 +125,7 @@ export function renderMyPage(form: FormState, view: MyPageView): string {
 <p>「２．マイナンバーカード連携」をご確認のうえ引き続き設定をお願いします。</p></section>`
         : view.flash && html`<section data-testid="flash"><h2>${view.flash}</h2></section>`
     }
-${alert(form)}
+${formAlert(form)}
 <p data-testid="nickname">${view.account.nickname} さん</p>
 <section>
 <h2>マイナンバーカード連携</h2>
@@ -179,16 +153,16 @@ ${
 }
 </section>
 ${applicationsList(view.applications)}
-<form method="post" action="/logout">${csrf(form.csrfToken)}<button type="submit" data-testid="logout">ログアウト</button></form>`,
+<form method="post" action="/logout">${csrfInput(form.csrfToken)}<button type="submit" data-testid="logout">ログアウト</button></form>`,
   );
 }
 
 export function renderLinkStart(form: FormState): string {
   return page(
     'マイナンバーカード連携',
-    html`${alert(form)}
+    html`${formAlert(form)}
 <p>マイナンバーカード連携する場合、外部アプリ「クロスアイディアプリ」が必要になります。</p>
-<form method="post" action="/mypage/link/start">${csrf(form.csrfToken)}
+<form method="post" action="/mypage/link/start">${csrfInput(form.csrfToken)}
 <button type="submit" data-testid="link-start">連携する</button>
 </form>`,
   );
@@ -219,12 +193,12 @@ export function renderLinkFailed(code: string, message: string): string {
 export function renderPostBoxForm(form: FormState): string {
   return page(
     'デジタル郵便受けを設定する',
-    html`${alert(form)}
+    html`${formAlert(form)}
 <section data-testid="post-terms">
 <p>デジタル郵便受け（POST）では、仙台市からあなたへのお知らせを、郵送に代えて電子で受け取ることができます。</p>
 <p>設定すると、対象の通知は紙の郵送に代えてデジタル郵便受けに届きます。</p>
 </section>
-<form method="post" action="/mypage/post">${csrf(form.csrfToken)}
+<form method="post" action="/mypage/post">${csrfInput(form.csrfToken)}
 <label><input type="checkbox" name="agree" value="yes" data-testid="post-agree"> 同意する</label>
 <button type="submit" data-testid="post-submit">設定する</button>
 </form>`,
@@ -237,10 +211,5 @@ export function renderPostBoxDone(): string {
 }
 
 export function renderError(code: string, message: string, detail: string | undefined): string {
-  return page(
-    'エラー',
-    html`<p role="alert" data-testid="error" data-code="${code}">${message}</p>
-${detail && html`<p data-testid="error-detail">${detail}</p>`}
-<p><a href="/">トップへ戻る</a></p>`,
-  );
+  return page('エラー', errorBody(code, message, detail));
 }

@@ -1,0 +1,73 @@
+/**
+ * What the serve commands of the portals (portal, citizen, mypage) share: the test CA directory they
+ * trust, the options they all take, and serving until SIGINT or SIGTERM. Not a command of its own.
+ */
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Argv } from 'yargs';
+import type { PortalOptions } from '../../portal/app.js';
+import { CaDirectoryError, portalOptionsFromCaDir, type CaDirectorySettings } from '../../portal/portal-options.js';
+import { UserError } from '../errors.js';
+import { defaultCaDir } from '../paths.js';
+
+/** The portal options from the test CA directory named by `--ca`; a UserError says what is missing. */
+export function portalOptionsFromCaArg(ca: string, settings: CaDirectorySettings): { caDir: string; options: PortalOptions } {
+  const caDir = resolve(ca);
+  if (!existsSync(caDir)) throw new UserError(`no test CA at ${caDir}\n  create one with: jpki-hil ca init --dir ${ca}`);
+  try {
+    return { caDir, options: portalOptionsFromCaDir(caDir, settings) };
+  } catch (e) {
+    if (e instanceof CaDirectoryError) throw new UserError(e.message);
+    throw new UserError(`cannot use the test CA in ${caDir}: ${(e as Error).message}`);
+  }
+}
+
+/** What a relying party beside the mock portal trusts of the test CA named by `--ca`. */
+export function caTrustFromCaArg(ca: string): { caDir: string; trust: Pick<PortalOptions, 'verifier' | 'cardInfoPublicKey'> } {
+  const { caDir, options } = portalOptionsFromCaArg(ca, { db: ':memory:' });
+  return { caDir, trust: { verifier: options.verifier, cardInfoPublicKey: options.cardInfoPublicKey } };
+}
+
+/** `--db` as the portal opens it: ':memory:' as is, a file relative to the working directory. */
+export function dbPathFromArg(db: string): string {
+  return db === ':memory:' ? db : resolve(db);
+}
+
+/** --host, --ca and --db, in that order after the command's port options. */
+export function hostCaDbOptions<T>(y: Argv<T>, db: { default: string; defaultDescription: string; describe: string }) {
+  return y
+    .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on' })
+    .option('ca', { type: 'string', default: defaultCaDir(), defaultDescription: 'out/ca', describe: 'Test CA directory to trust' })
+    .option('db', { type: 'string', ...db });
+}
+
+/** Starts a server; a failure becomes a UserError that names what could not start where. */
+export async function startServer<T>(what: string, host: string, port: number, start: () => Promise<T>): Promise<T> {
+  try {
+    return await start();
+  } catch (e) {
+    throw new UserError(`cannot start ${what} on ${host}:${port}: ${(e as Error).message}`);
+  }
+}
+
+/** Resolves when `stop` is aborted (at once when it already is). */
+export function untilAborted(stop: AbortSignal): Promise<void> {
+  return new Promise<void>((done) => {
+    if (stop.aborted) done();
+    else stop.addEventListener('abort', () => done(), { once: true });
+  });
+}
+
+/** Runs `serve` with a signal that SIGINT or SIGTERM aborts, listening for them only meanwhile. */
+export async function serveUntilSignal(serve: (stop: AbortSignal) => Promise<unknown>): Promise<void> {
+  const stop = new AbortController();
+  const onSignal = (): void => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    await serve(stop.signal);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
