@@ -15,22 +15,21 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCard, kAtrPresets, serializeCardImage } from '../../emulator/index.js';
 import { fromBase64, fromHex, toHex } from '../../iso7816/bytes.js';
-import { readCardInfo } from '../../harness/cli/commands/readers.js';
-import { JpkiClient, PinError, sha256DigestInfo, type CertificateKind } from '../../harness/jpki/jpki-client.js';
+import { JpkiClient, sha256DigestInfo } from '../../harness/jpki/jpki-client.js';
 import { loadProfile } from '../../harness/profiles/profile.js';
 import { InProcessReader } from '../../harness/readers/in-process-reader.js';
 import { SimulatedNciController, type NciVersion } from '../../harness/readers/nci-simulator/controller.js';
 import { NciReader } from '../../harness/readers/nci-simulator/nci-reader.js';
 import { openPtyPair, socatAvailable, type PtyPair } from '../../harness/readers/nci-simulator/pty-pair.js';
 import { atrsFrom, ProfileReader } from '../../harness/readers/profile-reader.js';
-import type { CardConnection, ReaderError } from '../../harness/readers/reader.js';
+import type { ReaderError } from '../../harness/readers/reader.js';
 import { issueFixture, tempDir, type IssuedFixture } from '../support/cards.js';
+import { jpkiSession, kCertificateFiles } from '../support/jpki-session.js';
 import { kBin } from '../support/served-card.js';
 
 if (!socatAvailable()) throw new Error('socat is missing: the NFC bridge tests need it (apt-get install -y socat, or bash scripts/setup.sh --pcsc)');
 
 const kSelectJpki = fromHex('00A4040C0AD392F000260100000001');
-const kCertificateFiles: Record<CertificateKind, string> = { auth: '000A', authCa: '000B', sign: '0001', signCa: '0002' };
 
 /** One bridge: a pty pair, the controller simulator on one end, `card serve --nci` on the other. */
 interface Bridge {
@@ -167,34 +166,11 @@ describe('the NFC bridge: card serve --nci over a pty pair to the controller sim
     const pins = fixture.definition.pins;
     const message = Buffer.from('the same message through the NFC bridge and in-process');
 
-    async function session(connection: CardConnection) {
-      const client = new JpkiClient(connection);
-      const token = await client.readToken();
-      const triesBefore = { auth: await client.pinTriesLeft('auth'), sign: await client.pinTriesLeft('sign'), kenhojo: await client.pinTriesLeft('kenhojo') };
-      await client.verifyPin('auth', pins.auth);
-      const authSignature = toHex(await client.signDigestInfo('auth', sha256DigestInfo(message)));
-      await client.verifyPin('sign', pins.sign);
-      const signSignature = toHex(await client.signDigestInfo('sign', sha256DigestInfo(message)));
-      const certificates: Record<string, string> = {};
-      for (const kind of Object.keys(kCertificateFiles) as CertificateKind[]) certificates[kind] = toHex(await client.readCertificate(kind));
-      // One extended-length READ BINARY brings a whole certificate: an R-APDU of several packets.
-      await client.selectEf(0x000a);
-      const { data: wholeEf } = await client.send({ cla: 0x00, ins: 0xb0, p1: 0, p2: 0, ne: 65536 }, 'READ BINARY extended');
-      const myNumber = await client.readMyNumber(pins.kenhojo);
-      const basic4 = await client.readBasicFour(pins.kenhojo);
-      const wrong = await client.verifyPin('auth', pins.auth === '9999' ? '9998' : '9999').catch((e: unknown) => e);
-      const wrongPinTriesLeft = wrong instanceof PinError ? wrong.triesLeft : String(wrong);
-      const triesAfter = { auth: await client.pinTriesLeft('auth'), sign: await client.pinTriesLeft('sign') };
-      // The ATR stays in: the bridge's (built from the ATQB) must equal the in-process card's.
-      const { reader: _name, ...info } = await readCardInfo(connection, { kenhojoPin: pins.kenhojo, signPin: pins.sign });
-      return { token, triesBefore, authSignature, signSignature, certificates, wholeEf: toHex(wholeEf), myNumber, basic4, wrongPinTriesLeft, triesAfter, info };
-    }
-
     const inProcess = new InProcessReader('in-process', createMemoryCard(fixture.image));
-    const expected = await session(await inProcess.connect());
+    const expected = await jpkiSession(await inProcess.connect(), pins, message);
     const packetsBefore = bridge.simulatorLog.length;
     const connection = await bridge.reader.connect();
-    const actual = await session(connection);
+    const actual = await jpkiSession(connection, pins, message);
     await connection.disconnect();
     expect(actual).toEqual(expected);
     expect(bridge.controller.violations).toEqual([]);

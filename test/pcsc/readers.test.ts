@@ -11,12 +11,13 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCard, serializeCardImage } from '../../emulator/index.js';
 import { fromBase64, fromHex, toHex } from '../../iso7816/bytes.js';
-import { readCardInfo, registerReaderCommands, type CardInfo } from '../../harness/cli/commands/readers.js';
-import { JpkiClient, PinError, sha256DigestInfo, type CertificateKind } from '../../harness/jpki/jpki-client.js';
+import { registerReaderCommands, type CardInfo } from '../../harness/cli/commands/readers.js';
+import type { CertificateKind } from '../../harness/jpki/jpki-client.js';
 import { InProcessReader } from '../../harness/readers/in-process-reader.js';
 import { PcscReaderProvider } from '../../harness/readers/pcsc-reader.js';
-import type { CardConnection, Reader, ReaderError } from '../../harness/readers/reader.js';
+import type { Reader, ReaderError } from '../../harness/readers/reader.js';
 import { kPackageRoot, issueFixture, tempDir, type IssuedFixture } from '../support/cards.js';
+import { jpkiSession, kCertificateFiles } from '../support/jpki-session.js';
 import { eventually, serveCard, type ServedFixture } from '../support/served-card.js';
 import { runRegistrar } from '../harness/readers/run-registrar.js';
 
@@ -25,7 +26,6 @@ const kSlot = 1;
 const kReader = 'Virtual PCD 00 01';
 const kAtr = '3B888001000041E0B381A1003B';
 const kSelectJpki = fromHex('00A4040C0AD392F000260100000001');
-const kCertificateFiles: Record<CertificateKind, string> = { auth: '000A', authCa: '000B', sign: '0001', signCa: '0002' };
 
 /** Runs a script against the built reader module in a fresh Node process, which must exit by itself. */
 async function inChildProcess(script: string, env: NodeJS.ProcessEnv = {}): Promise<{ code: number; out: string; err: string }> {
@@ -109,36 +109,13 @@ describe('PC/SC readers through pcscd and vpcd (slot 1)', () => {
     const pins = fixture.definition.pins;
     const message = Buffer.from('the same message through both readers');
 
-    /** Everything a relying party's client does with the card, in one session, as comparable data. */
-    async function session(connection: CardConnection) {
-      const client = new JpkiClient(connection);
-      const token = await client.readToken();
-      const triesBefore = { auth: await client.pinTriesLeft('auth'), sign: await client.pinTriesLeft('sign'), kenhojo: await client.pinTriesLeft('kenhojo') };
-      await client.verifyPin('auth', pins.auth);
-      const authSignature = toHex(await client.signDigestInfo('auth', sha256DigestInfo(message)));
-      await client.verifyPin('sign', pins.sign);
-      const signSignature = toHex(await client.signDigestInfo('sign', sha256DigestInfo(message)));
-      const certificates: Record<string, string> = {};
-      for (const kind of Object.keys(kCertificateFiles) as CertificateKind[]) certificates[kind] = toHex(await client.readCertificate(kind));
-      // One extended-length READ BINARY (Le 0000) brings the whole certificate: a long R-APDU.
-      await client.selectEf(0x000a);
-      const { data: wholeEf } = await client.send({ cla: 0x00, ins: 0xb0, p1: 0, p2: 0, ne: 65536 }, 'READ BINARY extended');
-      const myNumber = await client.readMyNumber(pins.kenhojo);
-      const basic4 = await client.readBasicFour(pins.kenhojo);
-      const wrong = await client.verifyPin('auth', pins.auth === '9999' ? '9998' : '9999').catch((e: unknown) => e);
-      const wrongPinTriesLeft = wrong instanceof PinError ? wrong.triesLeft : String(wrong);
-      const triesAfter = { auth: await client.pinTriesLeft('auth'), sign: await client.pinTriesLeft('sign') };
-      const { reader: _name, ...info } = await readCardInfo(connection, { kenhojoPin: pins.kenhojo, signPin: pins.sign });
-      return { token, triesBefore, authSignature, signSignature, certificates, wholeEf: toHex(wholeEf), myNumber, basic4, wrongPinTriesLeft, triesAfter, info };
-    }
-
     const inProcess = new InProcessReader('in-process', createMemoryCard(fixture.image));
-    const expected = await session(await inProcess.connect());
+    const expected = await jpkiSession(await inProcess.connect(), pins, message);
     await reader.waitForCard(10_000);
     const connection = await reader.connect();
     expect(connection.readerName).toBe(kReader);
     expect(toHex(connection.atr)).toBe(kAtr);
-    const actual = await session(connection);
+    const actual = await jpkiSession(connection, pins, message);
     await connection.disconnect();
     expect(actual).toEqual(expected);
 
