@@ -39,11 +39,20 @@ fi
 [ "$phase" = packages ] && exit 0
 
 # The binding is an optional dependency: it builds only when libpcsclite-dev is there, which may
-# have been installed just now.
+# have been installed just now. When an earlier `npm ci` ran without libpcsclite-dev (npm start
+# first, say), npm dropped the package and its own dependencies from node_modules altogether, so a
+# rebuild has nothing to build: install it again, at the lock file's version, without touching the
+# lock file or anything else.
 if ! node -e "require('pcsclite')" >/dev/null 2>&1; then
-  say "building the PC/SC binding (pcsclite)"
   npm install-scripts approve pcsclite >/dev/null 2>&1 || true
-  npm rebuild pcsclite --loglevel=error >/dev/null
+  if [ -f node_modules/pcsclite/package.json ]; then
+    say "building the PC/SC binding (pcsclite)"
+    npm rebuild pcsclite --loglevel=error >/dev/null
+  else
+    version=$(node -p "require('./package-lock.json').packages['node_modules/pcsclite'].version")
+    say "installing the PC/SC binding (pcsclite@$version), left out by an install without libpcsclite-dev"
+    npm install --no-save --no-audit --no-fund --loglevel=error "pcsclite@$version" >/dev/null
+  fi
   node -e "require('pcsclite')" || { warn "the pcsclite binding does not load; see the error above"; exit 1; }
 fi
 
