@@ -8,6 +8,7 @@ import { encodeCommandApdu } from '../../iso7816/apdu.js';
 import { concat, fromHex } from '../../iso7816/bytes.js';
 import type { ApduChannel } from '../jpki/jpki-client.js';
 import { kSha256DigestInfoPrefix } from '../jpki/jpki-client.js';
+import { percentile } from '../stats/percentile.js';
 
 export interface Rate {
   count: number;
@@ -21,12 +22,6 @@ const kSelectJpki = fromHex('00A4040C0AD392F000260100000001');
 const kSelectToken = fromHex('00A4020C020006');
 const kSelectAuthPin = fromHex('00A4020C020018');
 const kSelectAuthKey = fromHex('00A4020C020017');
-
-/** Nearest-rank percentile of an ascending array (NaN when empty). */
-export function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
-}
 
 function sw(response: Uint8Array): number {
   return (response[response.length - 2]! << 8) | response[response.length - 1]!;

@@ -33,7 +33,7 @@ import { portalOptionsFromCaDir } from '../portal/portal-options.js';
 import { startPortal } from '../portal/server.js';
 import { InProcessReader } from '../readers/in-process-reader.js';
 import type { Reader } from '../readers/reader.js';
-import { percentile } from './apdu-loops.js';
+import { percentile } from '../stats/percentile.js';
 import { PortalAnswerError, PortalBrowser } from './portal-browser.js';
 
 export interface PortalLoginRate {

@@ -6,6 +6,7 @@
 import { createMemoryCard, kVpcdPort, ServedCard, VpcdConnection, type CardImage } from '../../emulator/index.js';
 import type { CardConnection } from './reader.js';
 import { PcscReaderProvider } from './pcsc-reader.js';
+import { percentile } from '../stats/percentile.js';
 
 const kSlotReaders = ['Virtual PCD 00 00', 'Virtual PCD 00 01'];
 
@@ -55,6 +56,6 @@ export async function measureVpcdRoundTrip(options: { host: string; slot?: numbe
       times.push(performance.now() - t);
     }
     times.sort((a, b) => a - b);
-    return { medianMs: times[Math.floor(times.length / 2)]!, count: times.length, reader: channel.readerName };
+    return { medianMs: percentile(times, 50), count: times.length, reader: channel.readerName };
   });
 }
