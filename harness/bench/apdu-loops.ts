@@ -52,18 +52,45 @@ export async function apduRate(channel: ApduChannel, options: { count: number; m
   return loop(() => expectOk(channel, kSelectToken, 'SELECT EF 0006'), options.count, options.maxSeconds);
 }
 
-export async function signRate(channel: ApduChannel, authPin: string, options: { count: number; maxSeconds: number }): Promise<Rate> {
+/**
+ * Prepares a channel for signing (SELECT, one VERIFY) and returns one signature's worth of work:
+ * SELECT of the auth key and 80 2A over a fresh DigestInfo.
+ */
+export async function prepareSigning(channel: ApduChannel, authPin: string): Promise<() => Promise<void>> {
   await expectOk(channel, kSelectJpki, 'SELECT JPKI AP');
   await expectOk(channel, kSelectAuthPin, 'SELECT auth PIN');
   await expectOk(channel, encodeCommandApdu({ cla: 0, ins: 0x20, p1: 0, p2: 0x80, data: Buffer.from(authPin, 'latin1') }), 'VERIFY');
   let n = 0;
-  return loop(
-    async () => {
-      const digestInfo = concat(kSha256DigestInfoPrefix, createHash('sha256').update(`bench ${n++}`).digest());
-      await expectOk(channel, kSelectAuthKey, 'SELECT auth key');
-      await expectOk(channel, encodeCommandApdu({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: digestInfo, ne: 256 }), 'SIGN');
-    },
-    options.count,
-    options.maxSeconds,
-  );
+  return async () => {
+    const digestInfo = concat(kSha256DigestInfoPrefix, createHash('sha256').update(`bench ${n++}`).digest());
+    await expectOk(channel, kSelectAuthKey, 'SELECT auth key');
+    await expectOk(channel, encodeCommandApdu({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: digestInfo, ne: 256 }), 'SIGN');
+  };
+}
+
+export async function signRate(channel: ApduChannel, authPin: string, options: { count: number; maxSeconds: number }): Promise<Rate> {
+  const step = await prepareSigning(channel, authPin);
+  return loop(step, options.count, options.maxSeconds);
+}
+
+/** Milliseconds since the epoch with sub-millisecond resolution, comparable between threads. */
+export function epochMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+/**
+ * Runs `step` from `startMs` until `endMs` (both epochMs(), shared by every thread of a measurement,
+ * so that all of them count over the same window) and returns how many ran and when the last ended.
+ */
+export async function runInWindow(step: () => Promise<void>, startMs: number, endMs: number): Promise<{ count: number; lastEndMs: number }> {
+  const wait = startMs - epochMs();
+  if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+  let count = 0;
+  let now = epochMs();
+  while (now < endMs) {
+    await step();
+    count++;
+    now = epochMs();
+  }
+  return { count, lastEndMs: now };
 }

@@ -12,11 +12,11 @@ import type { CardImage } from '../../emulator/index.js';
 import { kQuickackHost, quickackRouteActive } from '../readers/pcsc-environment.js';
 import { issueThrowawayCard } from '../readers/throwaway-card.js';
 import { withServedVpcdCard } from '../readers/vpcd-round-trip.js';
-import { apduRate, signRate, type Rate } from './apdu-loops.js';
+import { apduRate, epochMs, signRate, type Rate } from './apdu-loops.js';
 import { measureNciBridge, nciBridgeUnavailable } from './nci-bridge.js';
 import { opensslSpeed } from './openssl-speed.js';
 import { measurePortalLogins } from './portal-logins.js';
-import type { SignWorkerInput } from './sign-worker.js';
+import type { SignWorkerInput, SignWorkerMessage } from './sign-worker.js';
 
 export interface Figure {
   value: number | null;
@@ -106,25 +106,41 @@ export interface BenchOptions {
   progress: (line: string) => void;
 }
 
-/** Signatures per second of `workers` threads signing at once, each with its own copy of the card. */
+/**
+ * Signatures per second of `workers` threads signing at once, each with its own copy of the card.
+ * Every worker starts, verifies and warms up first; then all of them get one shared window, and
+ * the figure is the signatures of all workers over that window (to the last one's end), so
+ * start-up is outside the measurement and no worker signs alone at either end.
+ */
 async function workerSignRate(image: CardImage, pin: string, workers: number, seconds: number): Promise<number> {
   const script = new URL('./sign-worker.js', import.meta.url);
   if (!existsSync(fileURLToPath(script))) throw new Error(`${fileURLToPath(script)} is missing: build with npm run setup`);
-  const rates = await Promise.all(
-    Array.from(
-      { length: workers },
-      () =>
-        new Promise<Rate>((resolve, reject) => {
-          const worker = new Worker(script, { workerData: { image, pin, seconds } satisfies SignWorkerInput });
-          worker.once('message', (rate: Rate) => resolve(rate));
-          worker.once('error', reject);
-          worker.once('exit', (code) => {
-            if (code !== 0) reject(new Error(`a signing worker exited with ${code}`));
-          });
-        }),
-    ),
-  );
-  return rates.reduce((sum, r) => sum + r.perSec, 0);
+  const threads = Array.from({ length: workers }, () => new Worker(script, { workerData: { image, pin, warmup: 20 } satisfies SignWorkerInput }));
+  try {
+    const next = (worker: Worker, kind: SignWorkerMessage['kind']): Promise<SignWorkerMessage> =>
+      new Promise((resolve, reject) => {
+        const onExit = (code: number): void => reject(new Error(`a signing worker exited with ${code} before '${kind}'`));
+        worker.once('error', reject);
+        worker.once('exit', onExit);
+        worker.once('message', (message: SignWorkerMessage) => {
+          worker.off('error', reject);
+          worker.off('exit', onExit);
+          if (message.kind === kind) resolve(message);
+          else reject(new Error(`a signing worker sent '${message.kind}', expected '${kind}'`));
+        });
+      });
+    await Promise.all(threads.map((worker) => next(worker, 'ready')));
+    const startMs = epochMs() + 20;
+    const endMs = startMs + seconds * 1000;
+    const done = threads.map((worker) => next(worker, 'done'));
+    for (const worker of threads) worker.postMessage({ kind: 'window', startMs, endMs } satisfies SignWorkerMessage);
+    const results = (await Promise.all(done)) as Extract<SignWorkerMessage, { kind: 'done' }>[];
+    const count = results.reduce((sum, r) => sum + r.count, 0);
+    const lastEnd = Math.max(...results.map((r) => r.lastEndMs));
+    return count / ((lastEnd - startMs) / 1000);
+  } finally {
+    await Promise.all(threads.map((worker) => worker.terminate()));
+  }
 }
 
 const figure = (value: number): Figure => ({ value: Math.round(value * 100) / 100 });
