@@ -16,6 +16,7 @@ import { apduRate, epochMs, signRate, type Rate } from './apdu-loops.js';
 import { measureNciBridge, nciBridgeUnavailable } from './nci-bridge.js';
 import { opensslSpeed } from './openssl-speed.js';
 import { measurePortalLogins } from './portal-logins.js';
+import { measureServedProcess, servedProcessUnavailable } from './served-process.js';
 import type { SignWorkerInput, SignWorkerMessage } from './sign-worker.js';
 
 export interface Figure {
@@ -46,6 +47,15 @@ export interface BenchResult {
   };
   pcsc: { apduPerSec: Figure; signPerSec: Figure; apduMedianMs: Figure };
   pcscWithoutFix: { apduPerSec: Figure; signPerSec: Figure; apduMedianMs: Figure };
+  /**
+   * `card serve` in its own process and a neutral C client on libpcsclite in another, through
+   * pcscd and vpcd with the quickack route, next to the reference vicc (ATR, then 9000 to every
+   * APDU) on the same slot in the same run (served-process.ts). The `pcsc` figures above are the
+   * card served from the bench's own process. Absent from results made before it existed.
+   */
+  servedProcess?: { referenceApduPerSec: Figure; referenceMedianMs: Figure; apduPerSec: Figure; apduMedianMs: Figure; signPerSec: Figure };
+  /** Each figure ÷ its anchor from the same run (null when either is missing). */
+  ratios?: Record<string, number | null>;
   /**
    * Through `card serve --nci` and a pty pair to the controller simulator, the line paced at each
    * baud rate (nci-bridge.ts). Absent from results made before the bridge existed.
@@ -180,6 +190,7 @@ async function measurePcsc(result: BenchResult, image: CardImage, pin: string, o
     const reason = 'no quickack route (run jpki-hil doctor)';
     result.pcsc = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
   }
+  result.servedProcess = await servedProcessFigures(image, pin, options);
   say('through pcscd and vpcd, without the fix (every APDU stalls; a short sample)');
   try {
     const { apdu, sign } = await pcscFigures(image, pin, '127.0.0.1', options, true);
@@ -188,6 +199,45 @@ async function measurePcsc(result: BenchResult, image: CardImage, pin: string, o
     const reason = `PC/SC path unavailable: ${(e as Error).message}`;
     result.pcscWithoutFix = { apduPerSec: missing(reason), signPerSec: missing(reason), apduMedianMs: missing(reason) };
   }
+}
+
+async function servedProcessFigures(image: CardImage, pin: string, options: BenchOptions): Promise<NonNullable<BenchResult['servedProcess']>> {
+  const none = (reason: string): NonNullable<BenchResult['servedProcess']> => ({
+    referenceApduPerSec: missing(reason),
+    referenceMedianMs: missing(reason),
+    apduPerSec: missing(reason),
+    apduMedianMs: missing(reason),
+    signPerSec: missing(reason),
+  });
+  if (!quickackRouteActive()) return none('no quickack route (run jpki-hil doctor)');
+  const unavailable = servedProcessUnavailable();
+  if (unavailable) return none(unavailable);
+  try {
+    const f = await measureServedProcess({ image, pin, seconds: options.seconds, host: kQuickackHost, progress: options.progress });
+    return {
+      referenceApduPerSec: figure(f.reference.perSec),
+      referenceMedianMs: figure(f.reference.medianMs),
+      apduPerSec: figure(f.servedApdu.perSec),
+      apduMedianMs: figure(f.servedApdu.medianMs),
+      signPerSec: figure(f.servedSign.perSec),
+    };
+  } catch (e) {
+    return none(`card serve in its own process: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+/** Every figure that has a goal, divided by its anchor from the same run. */
+export function benchRatios(r: BenchResult): Record<string, number | null> {
+  const div = (a: Figure | undefined, b: Figure | undefined): number | null =>
+    a?.value === null || a?.value === undefined || b?.value === null || b?.value === undefined || b.value === 0 ? null : Math.round((a.value / b.value) * 1000) / 1000;
+  return {
+    inprocessSignVsOpenssl: div(r.inprocess.signPerSec, r.openssl.single),
+    workersSignVsOpensslMulti: div(r.inprocess.multi, r.openssl.multi),
+    pcscSignVsOpenssl: div(r.pcsc.signPerSec, r.openssl.single),
+    servedProcessApduVsReferenceVicc: div(r.servedProcess?.apduPerSec, r.servedProcess?.referenceApduPerSec),
+    servedProcessSignVsOpenssl: div(r.servedProcess?.signPerSec, r.openssl.single),
+    portalLoginsVsOpenssl: div(r.portal.loginsPerSec, r.openssl.single),
+  };
 }
 
 async function measureNci(result: BenchResult, image: CardImage, pin: string, options: BenchOptions): Promise<void> {
@@ -305,6 +355,7 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     await measurePcsc(result, image, pin, options);
     await measureNci(result, image, pin, options);
     await measurePortal(result, options);
+    result.ratios = benchRatios(result);
     return result;
   } finally {
     card.cleanup();
@@ -341,6 +392,12 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
     ['pcscd + vpcd, quickack route', show(r.pcsc.apduPerSec), show(r.pcsc.signPerSec), ratio(r.pcsc.signPerSec, o)],
     ['pcscd + vpcd, stock (no fix)', show(r.pcscWithoutFix.apduPerSec), show(r.pcscWithoutFix.signPerSec), ratio(r.pcscWithoutFix.signPerSec, o)],
   );
+  if (r.servedProcess) {
+    rows.push(
+      ['reference vicc (9000 to every APDU), C client, quickack', show(r.servedProcess.referenceApduPerSec), '', ''],
+      ['card serve (own process), C client, quickack', show(r.servedProcess.apduPerSec), show(r.servedProcess.signPerSec), ratio(r.servedProcess.signPerSec, o)],
+    );
+  }
   if (r.nci) {
     rows.push(
       ['NCI bridge over a serial line, 115200 baud', show(r.nci.baud115200.apduPerSec), show(r.nci.baud115200.signPerSec), ratio(r.nci.baud115200.signPerSec, o)],
@@ -354,6 +411,12 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
     `median APDU round trip through pcscd: ${show(r.pcsc.apduMedianMs, ' ms')} with the fix, ${show(r.pcscWithoutFix.apduMedianMs, ' ms')} without`,
     ...(r.nci
       ? [`median APDU round trip through the NCI bridge: ${show(r.nci.baud115200.apduMedianMs, ' ms')} at 115200 baud, ${show(r.nci.baud921600.apduMedianMs, ' ms')} at 921600`]
+      : []),
+    ...(r.servedProcess
+      ? [
+          `card serve in its own process ÷ the reference vicc, APDU round trips: ${ratio(r.servedProcess.apduPerSec, r.servedProcess.referenceApduPerSec)} ` +
+            `(median ${show(r.servedProcess.apduMedianMs, ' ms')} vs ${show(r.servedProcess.referenceMedianMs, ' ms')})`,
+        ]
       : []),
     `${r.workers} worker threads ÷ openssl -multi ${r.workers}: ${ratio(r.inprocess.multi, r.openssl.multi)}`,
     r.portal.loginsPerSec.value === null

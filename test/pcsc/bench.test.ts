@@ -47,6 +47,9 @@ describe('jpki-hil bench', () => {
       ['pcsc', 'apduPerSec'],
       ['pcsc', 'signPerSec'],
       ['pcscWithoutFix', 'apduPerSec'],
+      ['servedProcess', 'referenceApduPerSec'],
+      ['servedProcess', 'apduPerSec'],
+      ['servedProcess', 'signPerSec'],
       ['portal', 'loginsPerSec'],
       ['portal', 'p50Ms'],
       ['portal', 'p95Ms'],
@@ -63,6 +66,13 @@ describe('jpki-hil bench', () => {
       for (const key of ['apduPerSec', 'signPerSec', 'apduMedianMs']) expect(nci[baud]![key], `nci.${baud}.${key}`).toBeGreaterThan(0);
     }
     expect(nci.baud115200!.apduPerSec).toBeLessThan(11_520 / 15);
+    // Every ratio with a goal is there, computed from the figures of the same run.
+    const ratios = r.ratios as unknown as Record<string, number | null>;
+    for (const key of ['inprocessSignVsOpenssl', 'workersSignVsOpensslMulti', 'pcscSignVsOpenssl', 'servedProcessApduVsReferenceVicc', 'servedProcessSignVsOpenssl', 'portalLoginsVsOpenssl']) {
+      expect(ratios[key], `ratios.${key}`).toBeGreaterThan(0);
+    }
+    expect(ratios.servedProcessApduVsReferenceVicc).toBeCloseTo(figure('servedProcess', 'apduPerSec')! / figure('servedProcess', 'referenceApduPerSec')!, 2);
+    expect(stdout).toMatch(/card serve \(own process\), C client, quickack +[\d,.]+ +[\d,.]+ /);
     const portal = r.portal as Record<string, unknown>;
     expect(portal.cards).toBe(3);
     expect(portal.logins).toBeGreaterThan(0);
