@@ -16,7 +16,8 @@ warn() { echo "setup: $*" >&2; }
 if [ "$phase" != services ]; then
 # libxml2-utils: xmllint checks the JUnit reports against their schema in the tests.
 # socat: the pseudo-terminal pair between the NFC bridge and its controller simulator (tests, bench).
-packages=(pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev libxml2-utils socat)
+# pkg-config: the bench builds a small C client on libpcsclite (harness/bench/native/pcsc-loop.c).
+packages=(pcscd vsmartcard-vpcd opensc pcsc-tools libpcsclite-dev libxml2-utils socat pkg-config)
 missing=()
 for p in "${packages[@]}"; do
   status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
