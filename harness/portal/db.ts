@@ -7,6 +7,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
+import { cacheStatements } from './shared/sqlite.js';
 
 export type PortalDatabase = Database.Database;
 
@@ -189,5 +190,5 @@ export function openPortalDatabase(path: string, migrations: readonly Migration[
     db.close();
     throw e;
   }
-  return db;
+  return cacheStatements(db);
 }

@@ -7,6 +7,26 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { Migration } from '../db.js';
 
+/**
+ * Keeps every prepared statement by its SQL text, so that the stores, which prepare where they
+ * query, compile each statement once per database instead of once per request. A better-sqlite3
+ * statement can be run again and again; none of ours is iterated or switched to raw/pluck mode,
+ * the two uses that would make sharing one unsafe.
+ */
+export function cacheStatements<T extends Database.Database>(db: T): T {
+  const prepare = db.prepare.bind(db);
+  const cache = new Map<string, ReturnType<typeof prepare>>();
+  db.prepare = ((sql: string) => {
+    let statement = cache.get(sql);
+    if (!statement) {
+      statement = prepare(sql);
+      cache.set(sql, statement);
+    }
+    return statement;
+  }) as typeof db.prepare;
+  return db;
+}
+
 /** Opens (creating when missing) and migrates the database at `path`, or an in-memory one for ':memory:'. */
 export function openMigratedDatabase(path: string, migrations: readonly Migration[]): Database.Database {
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -22,5 +42,5 @@ export function openMigratedDatabase(path: string, migrations: readonly Migratio
       db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(migration.version, migration.name, new Date().toISOString());
     })();
   }
-  return db;
+  return cacheStatements(db);
 }

@@ -3,7 +3,7 @@
  * issuer and signature checks, which OpenSSL does well) and pkijs's (for the extensions node does
  * not expose: key usage bits, CRL distribution points, the OCSP address).
  */
-import { X509Certificate } from 'node:crypto';
+import { X509Certificate, createHash } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import { toHex } from '../../../iso7816/bytes.js';
@@ -80,8 +80,31 @@ function ocspUrls(cert: pkijs.Certificate): string[] {
   return parsed.accessDescriptions.filter((d) => d.accessMethod === kOid.ocspAccess).flatMap((d) => uris([d.accessLocation]));
 }
 
+/**
+ * Facts of the certificates seen lately, by the SHA-256 of their DER: a card presents the same
+ * certificate at every login, and parsing it (asn1js, pkijs, OpenSSL) costs more than the login's
+ * signature check. Only the parse is kept — every check (chain, validity, signature, revocation)
+ * still runs on every login. Bounded, least recently used first out.
+ */
+const kFactsCacheSize = 1024;
+const factsCache = new Map<string, CertificateFacts>();
+
 /** Reads a DER certificate; anything else (PEM, trailing bytes, garbage) is an input error. */
 export function readCertificate(der: Uint8Array): CertificateFacts {
+  const key = createHash('sha256').update(der).digest('base64');
+  const known = factsCache.get(key);
+  if (known) {
+    factsCache.delete(key);
+    factsCache.set(key, known);
+    return known;
+  }
+  const facts = parseCertificate(Uint8Array.from(der));
+  factsCache.set(key, facts);
+  if (factsCache.size > kFactsCacheSize) factsCache.delete(factsCache.keys().next().value!);
+  return facts;
+}
+
+function parseCertificate(der: Uint8Array): CertificateFacts {
   const asn1 = asn1js.fromBER(der);
   if (asn1.offset === -1) throw new VerificationInputError(`the certificate is not DER (${asn1.result.error || 'undecodable'})`);
   if (asn1.offset !== der.length) throw new VerificationInputError(`the certificate is followed by ${der.length - asn1.offset} extra bytes`);
