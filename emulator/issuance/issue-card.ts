@@ -94,8 +94,17 @@ export interface IssuedCardImage {
   serials: { auth: string; sign?: string | undefined };
 }
 
+export interface IssueOptions {
+  /**
+   * Where the card's RSA-2048 key pairs come from (default: a fresh key each, generateCardKey).
+   * A population of test cards can draw them from a pool of pre-generated test keys instead.
+   */
+  cardKey?: () => Promise<KeyObject>;
+}
+
 /** Issues a card from `definition` with certificates from `ca`; `now` lets tests issue in the past. */
-export async function issueCard(ca: TestCa, definition: CardDefinition, now: Date = new Date()): Promise<IssuedCardImage> {
+export async function issueCard(ca: TestCa, definition: CardDefinition, now: Date = new Date(), options: IssueOptions = {}): Promise<IssuedCardImage> {
+  const cardKey = options.cardKey ?? generateCardKey;
   const identity: Identity = {
     ...definition.identity,
     myNumber: definition.identity.myNumber ?? randomMyNumber(),
@@ -122,11 +131,11 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
   const certificateEnd = notAfter ?? (byBirthday < cardEnd ? byBirthday : cardEnd);
 
   const [authKey, signKey, apKey, wrongAuthKey, wrongSignKey] = await Promise.all([
-    generateCardKey(),
-    withSignature ? generateCardKey() : Promise.resolve(undefined),
+    cardKey(),
+    withSignature ? cardKey() : Promise.resolve(undefined),
     cardInfoKey(ca),
-    wrongSlots.auth ? generateCardKey() : Promise.resolve(undefined),
-    wrongSlots.sign ? generateCardKey() : Promise.resolve(undefined),
+    wrongSlots.auth ? cardKey() : Promise.resolve(undefined),
+    wrongSlots.sign ? cardKey() : Promise.resolve(undefined),
   ]);
   const cardAuthKey = wrongAuthKey ?? authKey;
   const cardSignKey = wrongSignKey ?? signKey;

@@ -4,7 +4,7 @@
  * styles, fonts or images, so the file can be attached to a CI run or mailed as it is.
  */
 import { benchTable, type BenchResult } from './bench.js';
-import { escapeXml, throughputChartSvg } from './throughput-chart.js';
+import { escapeXml, populationChartSvg, throughputChartSvg } from './throughput-chart.js';
 
 const escapeHtml = escapeXml;
 
@@ -47,6 +47,13 @@ ${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('\n')}
 <figure>
 ${throughputChartSvg(r)}<figcaption>${escapeHtml('Signatures per second through the card’s APDU path in-process, by worker threads, against openssl speed rsa2048 in the same run.')}</figcaption>
 </figure>
+${
+  r.population && r.population.length > 0
+    ? `<figure>
+${populationChartSvg(r.population)}<figcaption>${escapeHtml('Complete portal logins per second (bars) and the p99 of a login (line) as the population of cards grows, the same clients at every size.')}</figcaption>
+</figure>`
+    : ''
+}
 </body>
 </html>
 `;

@@ -6,6 +6,7 @@
  * `openssl speed rsa2048` measured in the same run.
  */
 import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { CardImage } from '../../emulator/index.js';
@@ -14,8 +15,10 @@ import { issueThrowawayCard } from '../readers/throwaway-card.js';
 import { withServedVpcdCard } from '../readers/vpcd-round-trip.js';
 import { apduRate, epochMs, signRate, type Rate } from './apdu-loops.js';
 import { measureNciBridge, nciBridgeUnavailable } from './nci-bridge.js';
-import { opensslSpeed } from './openssl-speed.js';
-import { measurePortalLogins } from './portal-logins.js';
+import { opensslGenpkeyRate, opensslSpeed } from './openssl-speed.js';
+import { measureIssuance, measurePortalLogins } from './portal-logins.js';
+import { loadKeyPool } from './key-pool.js';
+import { kPackageRoot } from '../package-root.js';
 import { measureServedProcess, servedProcessUnavailable } from './served-process.js';
 import type { SignWorkerInput, SignWorkerMessage } from './sign-worker.js';
 
@@ -66,6 +69,26 @@ export interface BenchResult {
    * registered cards only (portal-logins.ts); latency of one whole login, GET /login to the menu.
    */
   portal: { cards: number; loginsPerSec: Figure; p50Ms: Figure; p95Ms: Figure; p99Ms: Figure; logins: number | null; seconds: number | null };
+  /**
+   * Card issuance with fresh keys (two RSA-2048 key pairs a card) on every core, next to
+   * `openssl genpkey` RSA-2048 on as many lanes. Absent from results made before it existed.
+   */
+  issuance?: { cardsPerSec: Figure; keysPerSec: Figure; opensslKeysPerSec: Figure };
+  /**
+   * Portal logins as the population of cards grows (`--cards 4,16,…`), the same number of
+   * clients at each size, cards from the key pool; resident memory of the process after the
+   * warm-up and that divided by the cards. Empty when one size was asked for.
+   */
+  population?: {
+    cards: number;
+    clients: number;
+    loginsPerSec: Figure;
+    p50Ms: Figure;
+    p99Ms: Figure;
+    issueSeconds: Figure;
+    rssBytes: Figure;
+    rssPerCardBytes: Figure;
+  }[];
 }
 
 /**
@@ -113,6 +136,14 @@ export interface BenchOptions {
   portal: boolean;
   /** Emulated cards, and concurrent clients, of the portal measurement. */
   cards: number;
+  /** More population sizes: portal logins with each number of cards, `clients` clients each time. */
+  population?: number[];
+  /** Concurrent clients of the population runs (default 4, at most the cards). */
+  clients?: number;
+  /** Throw the key pool away and generate it again. */
+  freshKeys?: boolean;
+  /** Measure card issuance against openssl genpkey (default true). */
+  issuance?: boolean;
   progress: (line: string) => void;
 }
 
@@ -236,6 +267,8 @@ export function benchRatios(r: BenchResult): Record<string, number | null> {
     pcscSignVsOpenssl: div(r.pcsc.signPerSec, r.openssl.single),
     servedProcessApduVsReferenceVicc: div(r.servedProcess?.apduPerSec, r.servedProcess?.referenceApduPerSec),
     servedProcessSignVsOpenssl: div(r.servedProcess?.signPerSec, r.openssl.single),
+    issuanceKeysVsOpensslGenpkey: div(r.issuance?.keysPerSec, r.issuance?.opensslKeysPerSec),
+    ...Object.fromEntries((r.population ?? []).map((p) => [`population${p.cards}LoginsVsFirst`, div(p.loginsPerSec, r.population?.[0]?.loginsPerSec)])),
     portalLoginsVsOpenssl: div(r.portal.loginsPerSec, r.openssl.single),
   };
 }
@@ -263,6 +296,55 @@ async function measureNci(result: BenchResult, image: CardImage, pin: string, op
     result.nci = { baud115200: at(115_200), baud921600: at(921_600) };
   } catch (e) {
     result.nci = unmeasured(`NCI bridge unavailable: ${(e as Error).message.split('\n')[0]}`);
+  }
+}
+
+async function measureIssuanceFigures(result: BenchResult, options: BenchOptions): Promise<void> {
+  if (options.issuance === false) return;
+  const lanes = options.workers;
+  options.progress(`issuance: cards with fresh keys on ${lanes} lanes, then openssl genpkey on ${lanes} (${options.seconds} s each)`);
+  try {
+    const ours = await measureIssuance({ seconds: options.seconds, lanes });
+    const theirs = await opensslGenpkeyRate({ seconds: options.seconds, processes: lanes });
+    result.issuance = { cardsPerSec: figure(ours.cardsPerSec), keysPerSec: figure(ours.keysPerSec), opensslKeysPerSec: figure(theirs.keysPerSec) };
+  } catch (e) {
+    const reason = `issuance: ${(e as Error).message.split('\n')[0]}`;
+    result.issuance = { cardsPerSec: missing(reason), keysPerSec: missing(reason), opensslKeysPerSec: missing(reason) };
+  }
+}
+
+async function measurePopulation(result: BenchResult, options: BenchOptions): Promise<void> {
+  result.population = [];
+  const sizes = options.population ?? [];
+  if (sizes.length === 0 || !options.portal) return;
+  const pool = await loadKeyPool(join(kPackageRoot, 'out', 'bench', 'key-pool.pem'), 2 * Math.max(...sizes), { fresh: options.freshKeys ?? false, progress: options.progress });
+  for (const cards of sizes) {
+    const clients = Math.min(options.clients ?? 4, cards);
+    try {
+      const rate = await measurePortalLogins({ cards, clients, seconds: options.seconds, progress: options.progress, cardKey: pool.source() });
+      result.population.push({
+        cards,
+        clients,
+        loginsPerSec: rate.count > 0 ? figure(rate.perSec) : missing(`no login completed within ${options.seconds} s`),
+        p50Ms: rate.count > 0 ? figure(rate.p50Ms) : missing('no login'),
+        p99Ms: rate.count > 0 ? figure(rate.p99Ms) : missing('no login'),
+        issueSeconds: figure(rate.issueSeconds),
+        rssBytes: figure(rate.rssBytes),
+        rssPerCardBytes: figure(rate.rssBytes / cards),
+      });
+    } catch (e) {
+      const reason = `population of ${cards}: ${(e as Error).message.split('\n')[0]}`;
+      result.population.push({
+        cards,
+        clients,
+        loginsPerSec: missing(reason),
+        p50Ms: missing(reason),
+        p99Ms: missing(reason),
+        issueSeconds: missing(reason),
+        rssBytes: missing(reason),
+        rssPerCardBytes: missing(reason),
+      });
+    }
   }
 }
 
@@ -355,12 +437,17 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
     await measurePcsc(result, image, pin, options);
     await measureNci(result, image, pin, options);
     await measurePortal(result, options);
+    await measureIssuanceFigures(result, options);
+    await measurePopulation(result, options);
     result.ratios = benchRatios(result);
     return result;
   } finally {
     card.cleanup();
   }
 }
+
+const mib = (f: Figure): Figure => (f.value === null ? f : { value: Math.round((f.value / 1048576) * 10) / 10 });
+const kib = (f: Figure): Figure => (f.value === null ? f : { value: Math.round(f.value / 1024) });
 
 function ratio(a: Figure, b: Figure): string {
   return a.value === null || b.value === null || b.value === 0 ? 'n/a' : `${(a.value / b.value).toFixed(2)}x`;
@@ -407,7 +494,17 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
   rows.push(
     [`portal IC-card logins/s, ${r.portal.cards} cards (1 signature each)`, '', show(r.portal.loginsPerSec), ratio(r.portal.loginsPerSec, o)],
   );
+  if (r.issuance) {
+    rows.push([`card issuance, fresh keys, ${r.workers} lanes (cards/s; keys/s ÷ openssl genpkey)`, '', show(r.issuance.cardsPerSec), ratio(r.issuance.keysPerSec, r.issuance.opensslKeysPerSec)]);
+  }
+  for (const p of r.population ?? []) {
+    rows.push([`portal logins/s, ${p.cards.toLocaleString('en-US')} cards, ${p.clients} clients (p99 ${show(p.p99Ms, ' ms')})`, '', show(p.loginsPerSec), ratio(p.loginsPerSec, o)]);
+  }
   const notes = [
+    ...(r.issuance ? [`RSA-2048 keys/s: ${show(r.issuance.keysPerSec)} issuing cards, ${show(r.issuance.opensslKeysPerSec)} openssl genpkey`] : []),
+    ...(r.population ?? []).map(
+      (p) => `population ${p.cards}: issued in ${show(p.issueSeconds, ' s')} from the key pool, resident memory ${show(mib(p.rssBytes), ' MiB')} (${show(kib(p.rssPerCardBytes), ' KiB')} a card)`,
+    ),
     `median APDU round trip through pcscd: ${show(r.pcsc.apduMedianMs, ' ms')} with the fix, ${show(r.pcscWithoutFix.apduMedianMs, ' ms')} without`,
     ...(r.nci
       ? [`median APDU round trip through the NCI bridge: ${show(r.nci.baud115200.apduMedianMs, ' ms')} at 115200 baud, ${show(r.nci.baud921600.apduMedianMs, ' ms')} at 921600`]

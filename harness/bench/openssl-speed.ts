@@ -24,3 +24,22 @@ export async function opensslSpeed(options: { seconds: number; processes?: numbe
   const { stdout } = await run('openssl', args, { timeout: (options.seconds * 4 + 30) * 1000, maxBuffer: 4 * 1024 * 1024 });
   return { signPerSec: parseOpensslSpeed(stdout), processes };
 }
+
+/**
+ * RSA-2048 keys per second from `openssl genpkey` on `processes` parallel lanes, each generating
+ * one key after another until the time is up: the anchor of the card issuance figure.
+ */
+export async function opensslGenpkeyRate(options: { seconds: number; processes: number }): Promise<{ keysPerSec: number; keys: number }> {
+  const start = performance.now();
+  const deadline = start + options.seconds * 1000;
+  let keys = 0;
+  await Promise.all(
+    Array.from({ length: options.processes }, async () => {
+      while (performance.now() < deadline) {
+        await run('openssl', ['genpkey', '-algorithm', 'RSA', '-pkeyopt', 'rsa_keygen_bits:2048', '-out', '/dev/null'], { timeout: 60_000 });
+        keys++;
+      }
+    }),
+  );
+  return { keysPerSec: keys / ((performance.now() - start) / 1000), keys };
+}

@@ -14,30 +14,39 @@
  *
  * Only logins of registered cards are counted: during the warm-up every card makes its first
  * login, which goes through card info (POST /api/login/link) and the account registration
- * (B-01 → B-02 → 完了), and then one plain login; the measurement starts after that. The portal
- * trusts a throwaway test CA through its files (CRLs included) like any relying party, and runs
- * without its login rate limit (`loginRateLimit: false`), which would otherwise cap one client
- * address at 60 login requests a minute. Portal, clients and cards share this process and its
- * one event loop, so the figure is bounded by one core: compare it with openssl on one process.
+ * (B-01 → B-02 → 完了), and then (in populations up to 64 cards) one plain login; the measurement
+ * starts after that. The portal trusts a throwaway test CA through its files (CRLs included) like
+ * any relying party, and runs without its login rate limit (`loginRateLimit: false`), which would
+ * otherwise cap one client address at 60 login requests a minute. The clients and their cards run
+ * in a worker thread (login-worker.ts), as a load generator would on another machine, so the
+ * portal's event loop is its own: compare the figure with openssl on one process. Clients take
+ * turns over the cards (client j: cards j, j + K, …), so a population of 1,000 cards is spread
+ * evenly while the number of clients — the load — stays the same.
  *
  * The WebSocket hop between page and agent and the page's static script and style sheet (cached
  * by a browser after the first visit) are left out.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import type { KeyObject } from 'node:crypto';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMemoryCard, initCa, issueCard, kDefaultDefinition, type CardDefinition } from '../../emulator/index.js';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import { createMemoryCard, initCa, issueCard, kDefaultDefinition, type CardDefinition, type CardImage, type TestCa } from '../../emulator/index.js';
 import { fromBase64, toBase64 } from '../../iso7816/bytes.js';
 import { pinTriesLeft, readCardInfo, signNonceWithAuthKey } from '../agents/card-actions.js';
 import { portalOptionsFromCaDir } from '../portal/portal-options.js';
 import { startPortal } from '../portal/server.js';
 import { InProcessReader } from '../readers/in-process-reader.js';
 import type { Reader } from '../readers/reader.js';
+import { epochMs } from './apdu-loops.js';
 import { percentile } from '../stats/percentile.js';
 import { PortalAnswerError, PortalBrowser } from './portal-browser.js';
 
 export interface PortalLoginRate {
   cards: number;
+  /** Concurrent load clients (in a worker thread of their own). */
+  clients: number;
   /** Logins completed in the measurement (warm-up and registrations not counted). */
   count: number;
   seconds: number;
@@ -45,13 +54,10 @@ export interface PortalLoginRate {
   p50Ms: number;
   p95Ms: number;
   p99Ms: number;
-}
-
-export interface PortalLoginOptions {
-  cards: number;
-  /** Length of the measurement; the warm-up comes before it. */
-  seconds: number;
-  progress: (line: string) => void;
+  /** Seconds to issue the cards (from the key source given). */
+  issueSeconds: number;
+  /** This process's resident memory after the warm-up: the portal and the cards' images. */
+  rssBytes: number;
 }
 
 interface BenchCard {
@@ -130,67 +136,178 @@ async function logIn(baseUrl: string, card: BenchCard, index: number): Promise<'
   return registered ? 'registered' : 'known';
 }
 
+export interface LoginWorkerInput {
+  baseUrl: string;
+  cards: { image: CardImage; definition: CardDefinition; index: number }[];
+  /** Concurrent clients in this worker; client j logs in with cards j, j + clients, … in turn. */
+  clients: number;
+  /** Check with a second login of every card that registration took (small populations only). */
+  checkSecondLogin: boolean;
+}
+
+/** Messages of the login worker: `ready` after the warm-up, `window` from the bench, `done` with each login's time. */
+export type LoginWorkerMessage =
+  | { kind: 'ready' }
+  | { kind: 'window'; startMs: number; endMs: number }
+  | { kind: 'done'; times: number[] }
+  | { kind: 'failed'; message: string };
+
+/**
+ * The load clients' side, run in a worker thread (login-worker.ts) so that the portal has its
+ * event loop to itself, as it would with a load generator on another machine: every card's first
+ * login and registration, then logins over the shared window.
+ */
+export async function runLoginClients(input: LoginWorkerInput, waitForWindow: () => Promise<{ startMs: number; endMs: number }>, ready: () => void): Promise<number[]> {
+  const cards: BenchCard[] = input.cards.map((c) => ({
+    reader: new InProcessReader(`Bench reader ${c.index}`, createMemoryCard(c.image)),
+    definition: c.definition,
+  }));
+  try {
+    const lanes = Array.from({ length: input.clients }, (_, j) => cards.map((card, i) => ({ card, index: input.cards[i]!.index })).filter((_, i) => i % input.clients === j));
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (const { card, index } of lane) {
+          if ((await logIn(input.baseUrl, card, index)) !== 'registered') throw new Error(`card ${index + 1} was already known to a fresh portal`);
+          if (input.checkSecondLogin && (await logIn(input.baseUrl, card, index)) !== 'known') throw new Error('a registered card was sent to registration again');
+        }
+      }),
+    );
+    ready();
+    const { startMs, endMs } = await waitForWindow();
+    const wait = startMs - epochMs();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    const times: number[] = [];
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (let turn = 0; lane.length > 0 && epochMs() < endMs; turn++) {
+          const { card, index } = lane[turn % lane.length]!;
+          const t = performance.now();
+          if ((await logIn(input.baseUrl, card, index)) !== 'known') throw new Error('a registered card was sent to registration again');
+          times.push(performance.now() - t);
+        }
+      }),
+    );
+    return times;
+  } finally {
+    await Promise.all(cards.map((c) => c.reader.close()));
+  }
+}
+
+export interface PortalLoginOptions {
+  cards: number;
+  /** Concurrent load clients (default: one per card, at most 16). */
+  clients?: number;
+  /** Length of the measurement; the warm-up comes before it. */
+  seconds: number;
+  progress: (line: string) => void;
+  /** Where the cards' keys come from (default: fresh keys; the population uses the key pool). */
+  cardKey?: () => Promise<KeyObject>;
+}
+
+/**
+ * Cards issued per second with fresh keys (two RSA-2048 key pairs each, as a real card has), on
+ * `lanes` lanes at once: the issuance figure, next to `openssl genpkey` on as many lanes.
+ */
+export async function measureIssuance(options: { seconds: number; lanes: number }): Promise<{ cards: number; seconds: number; cardsPerSec: number; keysPerSec: number }> {
+  const dir = mkdtempSync(join(tmpdir(), 'jpki-hil-bench-issue-'));
+  try {
+    const ca = initCa(join(dir, 'ca'));
+    await issueCard(ca, cardDefinition(0)); // makes the card-info AP key, once per CA
+    let cards = 0;
+    const start = performance.now();
+    const deadline = start + options.seconds * 1000;
+    await Promise.all(
+      Array.from({ length: options.lanes }, async () => {
+        while (performance.now() < deadline) {
+          await issueCard(ca, cardDefinition(++cards));
+        }
+      }),
+    );
+    const seconds = (performance.now() - start) / 1000;
+    return { cards, seconds, cardsPerSec: cards / seconds, keysPerSec: (2 * cards) / seconds };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Cards `count` from a throwaway CA: the first alone (it makes the card-info AP key), the rest at once. */
+async function issueBenchCards(ca: TestCa, count: number, cardKey: (() => Promise<KeyObject>) | undefined): Promise<{ image: CardImage; definition: CardDefinition; index: number }[]> {
+  const issueOne = async (index: number): Promise<{ image: CardImage; definition: CardDefinition; index: number }> => {
+    const definition = cardDefinition(index);
+    const { image } = await issueCard(ca, definition, new Date(), cardKey ? { cardKey } : {});
+    return { image, definition, index };
+  };
+  const first = await issueOne(0);
+  const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => issueOne(i + 1)));
+  return [first, ...rest];
+}
+
 export async function measurePortalLogins(options: PortalLoginOptions): Promise<PortalLoginRate> {
   const say = options.progress;
   const dir = mkdtempSync(join(tmpdir(), 'jpki-hil-bench-portal-'));
-  const readers: Reader[] = [];
+  const script = new URL('./login-worker.js', import.meta.url);
+  if (!existsSync(fileURLToPath(script))) throw new Error(`${fileURLToPath(script)} is missing: build with npm run setup`);
   try {
     say(`portal: issuing ${options.cards} cards from a throwaway test CA`);
     const ca = initCa(join(dir, 'ca'));
-    const cards: BenchCard[] = [];
-    for (let i = 0; i < options.cards; i++) {
-      const definition = cardDefinition(i);
-      const { image } = await issueCard(ca, definition);
-      const reader = new InProcessReader(`Bench reader ${i}`, createMemoryCard(image));
-      readers.push(reader);
-      cards.push({ reader, definition });
-    }
+    const issueStart = performance.now();
+    const cards = await issueBenchCards(ca, options.cards, options.cardKey);
+    const issueSeconds = (performance.now() - issueStart) / 1000;
+    const clients = Math.min(options.clients ?? Math.min(options.cards, 16), options.cards);
     const portal = await startPortal({
       ...portalOptionsFromCaDir(join(dir, 'ca'), { db: ':memory:', testMode: true, loginRateLimit: false }),
       port: 0,
     });
+    const worker = new Worker(script, {
+      workerData: { baseUrl: portal.url, cards, clients, checkSecondLogin: options.cards <= 64 } satisfies LoginWorkerInput,
+    });
     try {
-      say(`portal: warm-up — first login and account registration of each card, then one more login each (${portal.url})`);
-      const first = await Promise.all(cards.map((card, i) => logIn(portal.url, card, i)));
-      const unregistered = first.filter((f) => f !== 'registered').length;
-      if (unregistered > 0) throw new Error(`${unregistered} cards were already known to a fresh portal`);
-      const second = await Promise.all(cards.map((card, i) => logIn(portal.url, card, i)));
-      if (second.some((s) => s !== 'known')) throw new Error('a registered card was sent to registration again');
-
-      say(`portal: ${options.cards} clients logging in for ${options.seconds} s`);
-      const times: number[] = [];
-      const start = performance.now();
-      const deadline = start + options.seconds * 1000;
-      const ticker = setInterval(() => say(`portal: ${times.length} logins in ${((performance.now() - start) / 1000).toFixed(0)} s`), 1000);
+      const next = <K extends LoginWorkerMessage['kind']>(kind: K): Promise<Extract<LoginWorkerMessage, { kind: K }>> =>
+        new Promise((resolve, reject) => {
+          const onExit = (code: number): void => reject(new Error(`the login worker exited with ${code} before '${kind}'`));
+          worker.once('error', reject);
+          worker.once('exit', onExit);
+          worker.once('message', (message: LoginWorkerMessage) => {
+            worker.off('error', reject);
+            worker.off('exit', onExit);
+            if (message.kind === kind) resolve(message as Extract<LoginWorkerMessage, { kind: K }>);
+            else reject(new Error(message.kind === 'failed' ? message.message : `the login worker sent '${message.kind}', expected '${kind}'`));
+          });
+        });
+      say(`portal: warm-up — first login and account registration of each card (${portal.url}, ${clients} clients in a worker thread)`);
+      await next('ready');
+      const rssBytes = process.memoryUsage().rss;
+      say(`portal: ${clients} clients logging in for ${options.seconds} s over ${options.cards} cards`);
+      const startMs = epochMs() + 20;
+      const endMs = startMs + options.seconds * 1000;
+      const done = next('done');
+      worker.postMessage({ kind: 'window', startMs, endMs } satisfies LoginWorkerMessage);
+      const ticker = setInterval(() => say(`portal: ${((epochMs() - startMs) / 1000).toFixed(0)} s`), 1000);
+      let times: number[];
       try {
-        await Promise.all(
-          cards.map(async (card, i) => {
-            while (performance.now() < deadline) {
-              const t = performance.now();
-              if ((await logIn(portal.url, card, i)) !== 'known') throw new Error('a registered card was sent to registration again');
-              times.push(performance.now() - t);
-            }
-          }),
-        );
+        times = (await done).times;
       } finally {
         clearInterval(ticker);
       }
-      const seconds = (performance.now() - start) / 1000;
+      const seconds = (epochMs() - startMs) / 1000;
       times.sort((a, b) => a - b);
       return {
         cards: options.cards,
+        clients,
         count: times.length,
         seconds,
         perSec: times.length / seconds,
         p50Ms: percentile(times, 50),
         p95Ms: percentile(times, 95),
         p99Ms: percentile(times, 99),
+        issueSeconds,
+        rssBytes,
       };
     } finally {
+      await worker.terminate();
       await portal.close();
     }
   } finally {
-    await Promise.all(readers.map((r) => r.close()));
     rmSync(dir, { recursive: true, force: true });
   }
 }

@@ -170,3 +170,67 @@ export function throughputChartSvg(figures: ThroughputFigures): string {
   out.push('</svg>');
   return `${out.join('\n')}\n`;
 }
+
+/** One population size of the bench (bench.ts's `population` entries). */
+export interface PopulationPoint {
+  cards: number;
+  loginsPerSec: ChartFigure;
+  p99Ms: ChartFigure;
+}
+
+/**
+ * Portal logins per second (bars, left axis) and the p99 login latency (line, right axis)
+ * against the number of cards, one slot per size measured. Self-contained SVG like the chart above.
+ */
+export function populationChartSvg(points: readonly PopulationPoint[]): string {
+  const measured = points.filter((p) => p.loginsPerSec.value !== null);
+  const topRate = niceCeiling(Math.max(0, ...measured.map((p) => p.loginsPerSec.value!)));
+  const topP99 = niceCeiling(Math.max(0, ...measured.map((p) => p.p99Ms.value ?? 0)));
+  const plotWidth = kWidth - kPlot.left - 80;
+  const plotHeight = kHeight - kPlot.top - kPlot.bottom;
+  const bottom = kPlot.top + plotHeight;
+  const slot = plotWidth / Math.max(1, points.length);
+  const x = (i: number): number => kPlot.left + slot * (i + 0.5);
+  const yRate = (v: number): number => bottom - (v / topRate) * plotHeight;
+  const yP99 = (v: number): number => bottom - (v / topP99) * plotHeight;
+  const title = 'Portal logins per second and p99 latency against the number of cards';
+  const out: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${kWidth}" height="${kHeight}" viewBox="0 0 ${kWidth} ${kHeight}" role="img" aria-labelledby="population-title">`,
+    `<title id="population-title">${escapeXml(title)}</title>`,
+    `<rect x="0" y="0" width="${kWidth}" height="${kHeight}" fill="#ffffff"/>`,
+    `<text x="${kWidth / 2}" y="24" text-anchor="middle" ${kFont} font-size="15" font-weight="bold" fill="${kColours.axis}">${escapeXml(title)}</text>`,
+  ];
+  for (let i = 0; i <= 5; i++) {
+    const ty = coordinate(yRate((topRate * i) / 5));
+    out.push(
+      `<line x1="${kPlot.left}" y1="${ty}" x2="${kPlot.left + plotWidth}" y2="${ty}" stroke="${kColours.grid}" stroke-width="1"/>`,
+      `<text x="${kPlot.left - 8}" y="${ty}" dy="4" text-anchor="end" ${kFont} font-size="11" fill="${kColours.inprocess}">${escapeXml(number((topRate * i) / 5))}</text>`,
+      `<text x="${kPlot.left + plotWidth + 8}" y="${ty}" dy="4" ${kFont} font-size="11" fill="${kColours.openssl}">${escapeXml(number((topP99 * i) / 5))}</text>`,
+    );
+  }
+  out.push(
+    `<line x1="${kPlot.left}" y1="${bottom}" x2="${kPlot.left + plotWidth}" y2="${bottom}" stroke="${kColours.axis}" stroke-width="1"/>`,
+    `<text x="${kPlot.left + plotWidth / 2}" y="${bottom + 38}" text-anchor="middle" ${kFont} font-size="12" fill="${kColours.axis}">cards</text>`,
+    `<text transform="translate(18 ${coordinate(kPlot.top + plotHeight / 2)}) rotate(-90)" text-anchor="middle" ${kFont} font-size="12" fill="${kColours.inprocess}">logins/s</text>`,
+    `<text transform="translate(${kWidth - 14} ${coordinate(kPlot.top + plotHeight / 2)}) rotate(90)" text-anchor="middle" ${kFont} font-size="12" fill="${kColours.openssl}">p99 ms</text>`,
+  );
+  out.push('<g data-series="logins">');
+  points.forEach((p, i) => {
+    out.push(`<text x="${coordinate(x(i))}" y="${bottom + 18}" text-anchor="middle" ${kFont} font-size="11" fill="${kColours.axis}">${p.cards.toLocaleString('en-US')}</text>`);
+    const v = p.loginsPerSec.value;
+    if (v === null) return;
+    const w = Math.min(40, slot * 0.5);
+    out.push(
+      `<rect x="${coordinate(x(i) - w / 2)}" y="${coordinate(yRate(v))}" width="${coordinate(w)}" height="${coordinate(bottom - yRate(v))}" fill="${kColours.inprocess}"><title>${escapeXml(`${p.cards} cards: ${number(v)} logins/s`)}</title></rect>`,
+    );
+  });
+  out.push('</g>', '<g data-series="p99">');
+  const line = points.flatMap((p, i) => (p.p99Ms.value === null ? [] : [`${coordinate(x(i))},${coordinate(yP99(p.p99Ms.value))}`]));
+  if (line.length > 0) out.push(`<polyline points="${line.join(' ')}" fill="none" stroke="${kColours.openssl}" stroke-width="2.5"/>`);
+  points.forEach((p, i) => {
+    if (p.p99Ms.value === null) return;
+    out.push(`<circle cx="${coordinate(x(i))}" cy="${coordinate(yP99(p.p99Ms.value))}" r="4" fill="${kColours.openssl}"><title>${escapeXml(`${p.cards} cards: p99 ${number(p.p99Ms.value)} ms`)}</title></circle>`);
+  });
+  out.push('</g>', '</svg>');
+  return `${out.join('\n')}\n`;
+}

@@ -18,7 +18,14 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         .option('nci', { type: 'boolean', default: true, describe: 'Measure through the NFC bridge and a simulated controller at 115200 and 921600 baud (--no-nci to skip)' })
         .option('workers', { type: 'number', default: availableParallelism(), defaultDescription: 'the number of cores', describe: 'Worker threads (and openssl processes) for the multi figures' })
         .option('portal', { type: 'boolean', default: true, describe: 'Measure IC-card logins at the mock portal (--no-portal to skip)' })
-        .option('cards', { type: 'number', default: 4, describe: 'Emulated cards (and concurrent clients) logging in at the portal' })
+        .option('cards', {
+          type: 'string',
+          default: '4',
+          describe:
+            'Emulated cards logging in at the portal (one client each, up to 64); a comma list (4,16,64,256,1000) also measures logins as the population grows, with --clients clients at every size',
+        })
+        .option('clients', { type: 'number', default: 4, describe: 'With a list of --cards: concurrent clients at every population size' })
+        .option('fresh-keys', { type: 'boolean', default: false, describe: 'With a list of --cards: generate the key pool of test keys (out/bench/key-pool.pem) again' })
         .option('json', { type: 'string', describe: 'Also write the figures as JSON to this file' })
         .option('html', { type: 'string', describe: 'Also write a self-contained HTML page with the table and the throughput chart' })
         .example('$0 bench --json out/bench.json --html out/bench.html', ''),
@@ -33,8 +40,17 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         ctx.exitCode = 2;
         return;
       }
-      if (!(Number.isInteger(args.cards) && args.cards >= 1 && args.cards <= 64)) {
-        ctx.io.err('jpki-hil: --cards must be a whole number from 1 to 64');
+      const sizes = String(args.cards)
+        .split(',')
+        .map((part) => part.trim());
+      const counts = sizes.map(Number);
+      if (sizes.some((part) => !/^\d+$/.test(part)) || counts.some((n) => n < 1 || n > 1000) || counts[0]! > 64) {
+        ctx.io.err(`jpki-hil: --cards '${String(args.cards)}' must be a whole number from 1 to 64, or a comma list of sizes up to 1000 (e.g. 4,16,64,256,1000) whose first is at most 64`);
+        ctx.exitCode = 2;
+        return;
+      }
+      if (!(Number.isInteger(args.clients) && args.clients >= 1 && args.clients <= 64)) {
+        ctx.io.err(`jpki-hil: --clients '${args.clients}' must be a whole number from 1 to 64`);
         ctx.exitCode = 2;
         return;
       }
@@ -45,7 +61,10 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         pcsc: args.pcsc,
         nci: args.nci,
         portal: args.portal,
-        cards: args.cards,
+        cards: counts[0]!,
+        population: counts.length > 1 ? counts : [],
+        clients: args.clients,
+        freshKeys: args['fresh-keys'],
         progress: (line) => ctx.io.err(`bench [${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s]: ${line}`),
       });
       ctx.io.out(formatBench(result));
