@@ -44,7 +44,7 @@ export async function buildCitizenApp(options: CitizenOptions): Promise<FastifyI
     store: new CitizenStore(db),
     sessions: new CitizenSessions(basics.now, basics.secure),
     outbox: new Outbox(),
-    oidc: new OidcClient(options.idp, options.faults),
+    oidc: new OidcClient(options.idp, options.faults, basics.now),
     publicUrl: basics.publicUrl,
     now: basics.now,
     testMode: basics.testMode,

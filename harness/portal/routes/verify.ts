@@ -3,11 +3,13 @@
  * certificate (and a signature over some data) and get the verification service's verdict. Every
  * verdict — OK or a refusal — is a 200 whose `code` says the result; only input that cannot be
  * verified at all (400 BAD_REQUEST) and revocation that cannot be checked (503
- * REVOCATION_UNAVAILABLE) are errors.
+ * REVOCATION_UNAVAILABLE) are errors. A refusal with a precise cause carries its `reason` from the
+ * verification service's registry (verification/reasons.ts).
  */
 import { Type, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyPluginAsync, FastifyReply } from 'fastify';
-import { kPortalErrors, sendPortalError, type PortalErrorCode } from '../errors.js';
+import { kPortalErrors, PortalError, sendPortalError, type PortalErrorCode } from '../errors.js';
+import { kVerificationReasons, type VerificationReason } from '../verification/reasons.js';
 import type { VerificationResult, Verifier } from '../verification/types.js';
 
 export interface VerifyRoutesOptions {
@@ -47,6 +49,7 @@ const VerificationResultSchema = Type.Object({
     Type.Literal('CERTIFICATE_REVOKED'),
   ]),
   detail: Type.String(),
+  reason: Type.Optional(Type.Unsafe<VerificationReason>({ type: 'string', enum: Object.keys(kVerificationReasons) })),
   certificate: Type.Optional(
     Type.Object({
       kind: Type.Union([Type.Literal('auth'), Type.Literal('sign')]),
@@ -60,7 +63,7 @@ const VerificationResultSchema = Type.Object({
   revocation: Type.Optional(Type.Object({ reason: Type.String(), date: Type.String(), source: Type.Union([Type.Literal('crl'), Type.Literal('ocsp')]) })),
 });
 
-const ErrorBody = Type.Object({ code: Type.String(), message: Type.String(), detail: Type.Optional(Type.String()) });
+const ErrorBody = Type.Object({ code: Type.String(), message: Type.String(), reason: Type.Optional(Type.String()), detail: Type.Optional(Type.String()) });
 
 const kResponses = { 200: VerificationResultSchema, 400: ErrorBody, 503: ErrorBody };
 
@@ -85,7 +88,13 @@ export const verifyRoutes: FastifyPluginAsync<VerifyRoutesOptions> = async (fast
     } catch (e) {
       // Duck-typed on `code`, so any Verifier implementation can refuse the same way.
       const code = e instanceof MalformedField ? 'BAD_REQUEST' : (e as { code?: unknown }).code;
-      if (code === 'BAD_REQUEST' || code === 'REVOCATION_UNAVAILABLE') return sendPortalError(reply, code satisfies PortalErrorCode, (e as Error).message, withDetail);
+      if (code === 'BAD_REQUEST' || code === 'REVOCATION_UNAVAILABLE') {
+        // Revocation data that was had but refused says why, with a reason of the registry, detail or not.
+        const reason = (e as { reason?: unknown }).reason;
+        if (typeof reason !== 'string') return sendPortalError(reply, code satisfies PortalErrorCode, (e as Error).message, withDetail);
+        const { detail, ...body } = new PortalError(code, (e as Error).message).body(withDetail);
+        return reply.code(kPortalErrors[code].status).send({ ...body, reason, ...(detail === undefined ? {} : { detail }) });
+      }
       throw e;
     }
   };

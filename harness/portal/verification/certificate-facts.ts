@@ -13,12 +13,33 @@ const kOid = {
   keyUsage: '2.5.29.15',
   crlDistributionPoints: '2.5.29.31',
   authorityInfoAccess: '1.3.6.1.5.5.7.1.1',
+  certificatePolicies: '2.5.29.32',
   ocspAccess: '1.3.6.1.5.5.7.48.1',
 } as const;
 
 /** KeyUsage bit numbers (RFC 5280 §4.2.1.3) the JPKI kinds need. */
 export const kKeyUsageBits = { digitalSignature: 0, nonRepudiation: 1 } as const;
 export type KeyUsageName = keyof typeof kKeyUsageBits;
+
+/**
+ * Extensions whose meaning this verifier implements or that constrain nothing it does; any other
+ * one marked critical makes the certificate unusable (RFC 5280 §4.2).
+ */
+const kUnderstoodCertificateExtensions: readonly string[] = [
+  '2.5.29.15', // keyUsage: checked per kind
+  '2.5.29.19', // basicConstraints
+  '2.5.29.32', // certificatePolicies: checked per kind
+  '2.5.29.17', // subjectAltName: the signature certificate's basic 4
+  '2.5.29.31', // cRLDistributionPoints: where the CRL is fetched
+  '1.3.6.1.5.5.7.1.1', // authorityInfoAccess: where OCSP is asked
+  '2.5.29.35', // authorityKeyIdentifier
+  '2.5.29.14', // subjectKeyIdentifier
+];
+
+/** The critical extensions among `oids` that this verifier does not process. */
+export function unknownCriticalExtensions(critical: readonly string[]): string[] {
+  return critical.filter((oid) => !kUnderstoodCertificateExtensions.includes(oid));
+}
 
 /** GeneralName uniformResourceIdentifier. */
 const kUriName = 6;
@@ -37,6 +58,12 @@ export interface CertificateFacts {
   hasKeyUsage(usage: KeyUsageName): boolean | undefined;
   readonly crlUrls: readonly string[];
   readonly ocspUrls: readonly string[];
+  /** The outer signatureAlgorithm and the one inside tbsCertificate (RFC 5280 §4.1.1.2: must be equal). */
+  readonly signatureAlgorithms: { readonly outer: string; readonly inner: string };
+  /** OIDs of the extensions marked critical. */
+  readonly criticalExtensions: readonly string[];
+  /** Policy OIDs of the certificatePolicies extension; empty without one. */
+  readonly policies: readonly string[];
 }
 
 /** Whole-byte upper-case hex of a non-negative serial, without redundant leading zero bytes. */
@@ -78,6 +105,11 @@ function ocspUrls(cert: pkijs.Certificate): string[] {
   const parsed = extension(cert, kOid.authorityInfoAccess)?.parsedValue;
   if (!(parsed instanceof pkijs.InfoAccess)) return [];
   return parsed.accessDescriptions.filter((d) => d.accessMethod === kOid.ocspAccess).flatMap((d) => uris([d.accessLocation]));
+}
+
+function policies(cert: pkijs.Certificate): string[] {
+  const parsed = extension(cert, kOid.certificatePolicies)?.parsedValue;
+  return parsed instanceof pkijs.CertificatePolicies ? parsed.certificatePolicies.map((p) => p.policyIdentifier) : [];
 }
 
 /**
@@ -133,5 +165,8 @@ function parseCertificate(der: Uint8Array): CertificateFacts {
     },
     crlUrls: crlUrls(pki),
     ocspUrls: ocspUrls(pki),
+    signatureAlgorithms: { outer: pki.signatureAlgorithm.algorithmId, inner: pki.signature.algorithmId },
+    criticalExtensions: (pki.extensions ?? []).filter((e) => e.critical).map((e) => e.extnID),
+    policies: policies(pki),
   };
 }

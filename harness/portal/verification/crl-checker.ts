@@ -8,6 +8,10 @@
  * the window has passed — which is exactly what the harness must be able to show. A CRL past its
  * nextUpdate is never used. When a refresh fails, the last good CRL still serves (if it has not
  * passed nextUpdate); with none, the check fails loudly instead of answering "not revoked".
+ *
+ * A CRL is refused (RFC 5280 §5) when it has critical extensions — of its own or of an entry — that
+ * are not implemented here, when its thisUpdate lies in the future, and when its CRL number is lower
+ * than one already seen from the same CA: that is an older CRL replayed to hide a revocation.
  */
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
@@ -17,6 +21,7 @@ import { RevocationUnavailableError } from './errors.js';
 import { fetchBinary, type FetchFunction } from './fetch-binary.js';
 import { revocationReasonName } from './revocation-reasons.js';
 import { kCaNames, type RevocationChecker, type RevocationStatus } from './revocation-status.js';
+import type { VerificationReason } from './reasons.js';
 import { isSignedBy } from './signed-by-anchor.js';
 import type { Anchor } from './trust-anchors.js';
 import type { CertificateKind } from './types.js';
@@ -25,7 +30,14 @@ const kOid = {
   crlReason: '2.5.29.21',
   crlNumber: '2.5.29.20',
   authorityKeyIdentifier: '2.5.29.35',
+  invalidityDate: '2.5.29.24',
 } as const;
+
+/** Entry extensions whose meaning we implement (the reason) or that change no verdict (the invalidity date). */
+const kUnderstoodEntryExtensions: readonly string[] = [kOid.crlReason, kOid.invalidityDate];
+
+/** Tolerated clock difference between the CA and the verifier for thisUpdate. */
+const kClockSkewMs = 5 * 60_000;
 
 /** CRL extensions whose meaning we implement; any other critical one makes the CRL unusable (RFC 5280 §5.2). */
 const kUnderstoodCrlExtensions: readonly string[] = [kOid.crlNumber, kOid.authorityKeyIdentifier];
@@ -56,6 +68,14 @@ function crlDer(bytes: Uint8Array): Uint8Array {
   return pem ? fromBase64((pem[1] ?? '').replace(/\s+/g, '')) : bytes;
 }
 
+function crlNumber(crl: pkijs.CertificateRevocationList): bigint | undefined {
+  const ext = crl.crlExtensions?.extensions.find((e) => e.extnID === kOid.crlNumber);
+  if (ext === undefined) return undefined;
+  const parsed = asn1js.fromBER(ext.extnValue.valueBlock.valueHexView);
+  if (!(parsed.result instanceof asn1js.Integer)) throw new Error('the cRLNumber extension is not an INTEGER');
+  return parsed.result.toBigInt();
+}
+
 function reasonCode(entry: pkijs.RevokedCertificate): number | undefined {
   const ext = entry.crlEntryExtensions?.extensions.find((e) => e.extnID === kOid.crlReason);
   if (ext === undefined) return undefined;
@@ -67,6 +87,8 @@ export class CrlChecker implements RevocationChecker {
   private readonly _cache = new Map<string, CachedCrl>();
   /** One fetch per CRL at a time, however many verifications wait for it. */
   private readonly _inflight = new Map<string, Promise<CachedCrl>>();
+  /** The highest CRL number accepted per CA (by its certificate's fingerprint), whatever the URL. */
+  private readonly _highestNumber = new Map<string, bigint>();
 
   constructor(private readonly _options: CrlCheckerOptions) {}
 
@@ -90,7 +112,7 @@ export class CrlChecker implements RevocationChecker {
       return await this._fetchOnce(key, url, anchor);
     } catch (e) {
       if (cached !== undefined && usable(cached, now)) return cached;
-      throw new RevocationUnavailableError((e as Error).message, { cause: e });
+      throw e instanceof RevocationUnavailableError ? e : new RevocationUnavailableError((e as Error).message, { cause: e });
     }
   }
 
@@ -130,6 +152,19 @@ export class CrlChecker implements RevocationChecker {
     if (!signed) throw new Error(`the CRL from ${url} does not verify with the key of the ${kCaNames[anchor.kind]}`);
     const unknownCritical = (crl.crlExtensions?.extensions ?? []).filter((e) => e.critical && !kUnderstoodCrlExtensions.includes(e.extnID));
     if (unknownCritical.length > 0) throw new Error(`the ${what} from ${url} has critical extensions this verifier does not implement (${unknownCritical.map((e) => e.extnID).join(', ')})`);
+    const refuse = (problem: string, reason: VerificationReason): RevocationUnavailableError => new RevocationUnavailableError(`the ${what} from ${url} ${problem}`, { reason });
+    const criticalEntry = (crl.revokedCertificates ?? []).flatMap((entry) =>
+      (entry.crlEntryExtensions?.extensions ?? []).filter((e) => e.critical && !kUnderstoodEntryExtensions.includes(e.extnID)).map((e) => e.extnID),
+    );
+    if (criticalEntry.length > 0) throw refuse(`has entries with critical extensions this verifier does not implement (${[...new Set(criticalEntry)].join(', ')})`, 'CRL_ENTRY_EXTENSION_UNKNOWN');
+    const thisUpdate = crl.thisUpdate.value.getTime();
+    if (thisUpdate > fetchedAt + kClockSkewMs) throw refuse(`is dated in the future (thisUpdate ${new Date(thisUpdate).toISOString()})`, 'CRL_NOT_YET_VALID');
+    const anchorKey = anchor.x509.fingerprint256;
+    const number = crlNumber(crl);
+    const highest = this._highestNumber.get(anchorKey);
+    if (number !== undefined && highest !== undefined && number < highest) {
+      throw refuse(`has CRL number ${number}, lower than ${highest} already seen from this CA (an older CRL replayed)`, 'CRL_NUMBER_DECREASED');
+    }
     const nextUpdate = crl.nextUpdate?.value.getTime();
     if (nextUpdate !== undefined && fetchedAt > nextUpdate) {
       throw new Error(`the ${what} from ${url} is out of date (nextUpdate ${new Date(nextUpdate).toISOString()}); the CA must publish a new one`);
@@ -138,6 +173,7 @@ export class CrlChecker implements RevocationChecker {
     for (const entry of crl.revokedCertificates ?? []) {
       revoked.set(normalizeSerial(toHex(entry.userCertificate.valueBlock.valueHexView)), { date: entry.revocationDate.value, reason: revocationReasonName(reasonCode(entry)) });
     }
+    if (number !== undefined && (highest === undefined || number > highest)) this._highestNumber.set(anchorKey, number);
     return { fetchedAt, nextUpdate, revoked };
   }
 }

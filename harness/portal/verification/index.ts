@@ -4,3 +4,4 @@ export { createVerifier, kDefaultRevocationTimeoutMs, kDefaultStaleWindowMs, typ
 export { loadTrustAnchors, kTrustAnchorFiles, pemCertificates, type TrustAnchors } from './trust-anchors.js';
 export { RevocationUnavailableError, VerificationInputError } from './errors.js';
 export { revocationReasonName } from './revocation-reasons.js';
+export { kVerificationReasons, type VerificationReason } from './reasons.js';

@@ -3,6 +3,9 @@
  * verification, built with pkijs, with a fresh nonce; the answer counts only when the CA itself
  * signed it (the test CA's responder does; delegated responder certificates are not accepted),
  * it is about this very certificate, it echoes the nonce when it carries one, and it is current.
+ * An answer without the nonce (a pre-produced one, RFC 5019) must say how long it holds (nextUpdate)
+ * and be at most `maxAgeMs` old: otherwise nothing shows that it was not recorded long ago and
+ * replayed after a revocation.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import * as asn1js from 'asn1js';
@@ -36,6 +39,8 @@ export interface OcspCheckerOptions {
   readonly fetch: FetchFunction;
   readonly now: () => Date;
   readonly timeoutMs: number;
+  /** How old (now − thisUpdate) an answer without the nonce echo may be. */
+  readonly maxAgeMs: number;
   /** Overrides the certificate's AIA OCSP address (the test CA writes none). */
   readonly url?: string | undefined;
 }
@@ -146,6 +151,14 @@ export class OcspChecker implements RevocationChecker {
     const now = this._options.now().getTime();
     if (single.thisUpdate.getTime() > now + kClockSkewMs) throw fail(`is dated in the future (thisUpdate ${single.thisUpdate.toISOString()})`);
     if (single.nextUpdate !== undefined && single.nextUpdate.getTime() < now - kClockSkewMs) throw fail(`is out of date (nextUpdate ${single.nextUpdate.toISOString()})`);
+    if (echoed === undefined) {
+      const stale = (problem: string): RevocationUnavailableError => new RevocationUnavailableError(fail(problem).message, { reason: 'OCSP_RESPONSE_NOT_FRESH' });
+      if (single.nextUpdate === undefined) throw stale('echoes no nonce and has no nextUpdate: nothing shows it is current');
+      const age = now - single.thisUpdate.getTime();
+      if (age > this._options.maxAgeMs + kClockSkewMs) {
+        throw stale(`echoes no nonce and is ${Math.round(age / 1000)} s old (thisUpdate ${single.thisUpdate.toISOString()}), more than the ${Math.round(this._options.maxAgeMs / 1000)} s allowed`);
+      }
+    }
 
     const status = describeCertStatus(single.certStatus as asn1js.BaseBlock);
     // "unknown" means this responder does not serve the certificate: a set-up problem, not a verdict.

@@ -11,6 +11,11 @@ const kRsaSignatureHashes: Readonly<Record<string, string>> = {
   '1.2.840.113549.1.1.13': 'sha512',
 };
 
+/** RSA PKCS#1 v1.5 with SHA-256/384/512: the signatures this verifier accepts on certificates, CRLs and OCSP answers. */
+export function isAcceptedSignatureAlgorithm(algorithmOid: string): boolean {
+  return Object.hasOwn(kRsaSignatureHashes, algorithmOid);
+}
+
 /** Throws for an algorithm we do not accept; false for a signature that does not verify. */
 export function isSignedBy(tbs: Uint8Array, algorithmOid: string, signature: Uint8Array, key: KeyObject): boolean {
   const hash = kRsaSignatureHashes[algorithmOid];

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as pkijs from 'pkijs';
 import { fromBase64 } from '../../../iso7816/bytes.js';
+import { unknownCriticalExtensions } from './certificate-facts.js';
 import type { CertificateKind } from './types.js';
 
 /** DER CA certificates per kind; more than one per kind during a CA changeover. */
@@ -66,5 +67,8 @@ export function prepareAnchor(kind: CertificateKind, der: Uint8Array, index: num
   }
   if (!x509.ca) throw new Error(`trust anchor ${kind}[${index}] (${x509.subject.split('\n').join(', ')}) is not a CA certificate`);
   if (x509.publicKey.asymmetricKeyType !== 'rsa') throw new Error(`trust anchor ${kind}[${index}] does not have an RSA key`);
+  // RFC 5280 §4.2 holds for the CA certificate of the chain too.
+  const unknown = unknownCriticalExtensions((pki.extensions ?? []).filter((e) => e.critical).map((e) => e.extnID));
+  if (unknown.length > 0) throw new Error(`trust anchor ${kind}[${index}] has critical extensions this verifier does not process (${unknown.join(', ')})`);
   return { kind, der, x509, pki };
 }

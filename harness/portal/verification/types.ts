@@ -4,6 +4,7 @@
  * order real relying parties use — chain, validity, signature, revocation — and stop at the first
  * failure.
  */
+import type { VerificationReason } from './reasons.js';
 
 export type VerificationCode = 'OK' | 'UNSUPPORTED_CERTIFICATE' | 'CERTIFICATE_EXPIRED' | 'SIGNATURE_MISMATCH' | 'CERTIFICATE_REVOKED';
 
@@ -25,6 +26,8 @@ export interface VerificationResult {
   code: VerificationCode;
   /** One sentence for people: what was checked and why it failed. */
   detail: string;
+  /** The registry's precise reason, for the refusals that have one (harness/portal/verification/reasons.ts). */
+  reason?: VerificationReason;
   /** Present once the chain check has identified the certificate. */
   certificate?: CertificateSummary;
   /** Present with CERTIFICATE_REVOKED. */

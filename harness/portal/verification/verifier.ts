@@ -6,12 +6,13 @@
  * over HTTP, never through the card or the CA's files.
  */
 import { constants, verify } from 'node:crypto';
-import { readCertificate, type CertificateFacts, type KeyUsageName } from './certificate-facts.js';
+import { readCertificate, unknownCriticalExtensions, type CertificateFacts, type KeyUsageName } from './certificate-facts.js';
 import { CrlChecker } from './crl-checker.js';
 import { VerificationInputError } from './errors.js';
 import type { FetchFunction } from './fetch-binary.js';
 import { OcspChecker } from './ocsp-checker.js';
 import { kCaNames, type RevocationChecker } from './revocation-status.js';
+import { isAcceptedSignatureAlgorithm } from './signed-by-anchor.js';
 import { prepareAnchor, type Anchor, type TrustAnchors } from './trust-anchors.js';
 import type { CertificateKind, CertificateSummary, DigestAlgorithm, SignatureInput, VerificationResult, Verifier } from './types.js';
 
@@ -23,6 +24,11 @@ export interface RevocationOptions {
   crlUrls?: { auth?: string; sign?: string };
   /** OCSP responder; default: the certificate's authorityInfoAccess OCSP address. */
   ocspUrl?: string;
+  /**
+   * An OCSP answer that echoes no nonce (a pre-produced one) counts only with a nextUpdate and a
+   * thisUpdate at most this old (default 1 hour).
+   */
+  ocspMaxAgeMs?: number;
   /** How long a fetched CRL is reused (default 60 s); 0 fetches it for every verification. */
   staleWindowMs?: number;
   /** Deadline of one CRL or OCSP exchange (default 10 s). */
@@ -37,10 +43,27 @@ export interface VerifierOptions {
   revocation: RevocationOptions;
   /** The verifier's clock: default `at`, CRL cache age, freshness of CRLs and OCSP answers. */
   now?: () => Date;
+  /**
+   * The certificate policy OIDs each kind must carry (any one of them); default the JPKI-like
+   * profile of the test CA (`kJpkiPolicyOids`).
+   */
+  policies?: Partial<Record<CertificateKind, readonly string[]>>;
 }
 
 export const kDefaultStaleWindowMs = 60_000;
 export const kDefaultRevocationTimeoutMs = 10_000;
+const kDefaultOcspMaxAgeMs = 60 * 60_000;
+
+/**
+ * The policy OIDs of the JPKI-like profile that the test CA issues (emulator/issuance/test-ca.ts):
+ * the authentication one (jsrsasign's jpki-cp-auth-class30) and the test environment's signature
+ * one — a verifier configured for production's signature policy (…8.5.1.1.20) refuses these.
+ */
+const kJpkiPolicyOids: Readonly<Record<CertificateKind, readonly string[]>> = {
+  auth: ['1.2.392.200149.8.5.1.3.30'],
+  sign: ['1.2.392.200149.8.5.1.0.20'],
+};
+
 
 const kDigestAlgorithms: readonly DigestAlgorithm[] = ['sha256', 'sha384', 'sha512'];
 
@@ -76,8 +99,11 @@ function revocationChecker(options: RevocationOptions, now: () => Date): Revocat
       if (!(staleWindowMs >= 0)) throw new RangeError(`staleWindowMs ${staleWindowMs} must be 0 or more`);
       return new CrlChecker({ fetch: fetchFn, now, staleWindowMs, timeoutMs, urls: options.crlUrls ?? {} });
     }
-    case 'ocsp':
-      return new OcspChecker({ fetch: fetchFn, now, timeoutMs, url: options.ocspUrl });
+    case 'ocsp': {
+      const maxAgeMs = options.ocspMaxAgeMs ?? kDefaultOcspMaxAgeMs;
+      if (!(maxAgeMs >= 0)) throw new RangeError(`ocspMaxAgeMs ${maxAgeMs} must be 0 or more`);
+      return new OcspChecker({ fetch: fetchFn, now, timeoutMs, maxAgeMs, url: options.ocspUrl });
+    }
     default:
       throw new TypeError(`revocation mode ${JSON.stringify(options.mode)} is not crl, ocsp or none`);
   }
@@ -90,6 +116,7 @@ export function createVerifier(options: VerifierOptions): Verifier {
     sign: options.trustAnchors.sign.map((der, i) => prepareAnchor('sign', der, i)),
   };
   const revocation = revocationChecker(options.revocation, now);
+  const policies = { ...kJpkiPolicyOids, ...options.policies };
 
   async function decide(
     der: Uint8Array,
@@ -101,7 +128,20 @@ export function createVerifier(options: VerifierOptions): Verifier {
     if (Number.isNaN(at.getTime())) throw new VerificationInputError('the verification time is not a valid date');
     const facts = readCertificate(der);
 
-    // (1) Chain: issued by a trust anchor of the wanted kind.
+    // (1) Chain. First the signature algorithm, so that a SHA-1 certificate is refused for that
+    // reason whatever the OpenSSL underneath would still verify.
+    const { outer, inner } = facts.signatureAlgorithms;
+    if (!isAcceptedSignatureAlgorithm(outer) || outer !== inner) {
+      return {
+        code: 'UNSUPPORTED_CERTIFICATE',
+        reason: 'SIGNATURE_ALGORITHM_REFUSED',
+        detail:
+          outer !== inner
+            ? `The certificate's signature algorithm ${outer} differs from the one in its tbsCertificate (${inner}).`
+            : `The certificate is signed with ${outer}${outer === '1.2.840.113549.1.1.5' ? ' (SHA-1 with RSA)' : ''}; only RSA PKCS#1 v1.5 with SHA-256, SHA-384 or SHA-512 is accepted.`,
+      };
+    }
+    // Issued by a trust anchor of the wanted kind.
     const kinds: CertificateKind[] = kind === undefined ? ['auth', 'sign'] : [kind];
     const anchor = kinds.flatMap((k) => anchors[k]).find((a) => isIssuedBy(facts, a));
     if (anchor === undefined) {
@@ -115,6 +155,24 @@ export function createVerifier(options: VerifierOptions): Verifier {
       };
     }
     const certificate = summarize(facts, anchor.kind);
+    const unknownCritical = unknownCriticalExtensions(facts.criticalExtensions);
+    if (unknownCritical.length > 0) {
+      return {
+        code: 'UNSUPPORTED_CERTIFICATE',
+        reason: 'CRITICAL_EXTENSION_UNKNOWN',
+        detail: `The certificate has critical extensions this verifier does not process (${unknownCritical.join(', ')}).`,
+        certificate,
+      };
+    }
+    const wantedPolicies = policies[anchor.kind];
+    if (!facts.policies.some((oid) => wantedPolicies.includes(oid))) {
+      return {
+        code: 'UNSUPPORTED_CERTIFICATE',
+        reason: 'CERTIFICATE_POLICY_MISMATCH',
+        detail: `The certificate's policies (${facts.policies.join(', ') || 'none'}) do not include ${wantedPolicies.join(' or ')}, which ${kCertificateNames[anchor.kind]} of this profile carries.`,
+        certificate,
+      };
+    }
     const usage = kRequiredKeyUsage[anchor.kind];
     if (facts.hasKeyUsage(usage) === false) {
       return { code: 'UNSUPPORTED_CERTIFICATE', detail: `The certificate's key usage does not include ${usage}, which ${kCertificateNames[anchor.kind]} needs.`, certificate };

@@ -3,6 +3,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { isPortalErrorCode, kPortalErrorCodes, kPortalErrors, PortalError } from '../../../harness/portal/errors.js';
+import { kVerificationReasons } from '../../../harness/portal/verification/reasons.js';
 import type { VerificationCode } from '../../../harness/portal/verification/types.js';
 import { kPackageRoot } from '../../support/cards.js';
 
@@ -58,6 +59,16 @@ describe('the portal error registry', () => {
     const documented = documentedCodes();
     expect([...documented.keys()].sort()).toEqual([...kPortalErrorCodes].sort());
     for (const [code, status] of documented) expect(status, code).toBe(kPortalErrors[code as keyof typeof kPortalErrors].status);
+  });
+
+  it('documents every verification reason in docs/portal-errors.md, with the code it travels as, a portal code', () => {
+    const text = readFileSync(join(kPackageRoot, 'docs', 'portal-errors.md'), 'utf8');
+    const documented = new Map([...text.matchAll(/^\| `([A-Z_]+)` \| `([A-Z_]+)` \|/gm)].map((m) => [m[1]!, m[2]!]));
+    expect([...documented.keys()].sort()).toEqual(Object.keys(kVerificationReasons).sort());
+    for (const [reason, { code }] of Object.entries(kVerificationReasons)) {
+      expect(documented.get(reason), reason).toBe(code);
+      expect(isPortalErrorCode(code), code).toBe(true);
+    }
   });
 
   it('answers { code, message }, with the detail only when asked', () => {

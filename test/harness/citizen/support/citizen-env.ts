@@ -20,7 +20,7 @@ import { portalOptionsFromCaDir } from '../../../../harness/portal/portal-option
 import { InProcessReader } from '../../../../harness/readers/in-process-reader.js';
 import { issueFixture, tempDir, type IssuedFixture } from '../../../support/cards.js';
 
-export const kIssuer = 'http://idp.test';
+export const kIssuer = 'http://localhost:8451';
 export const kCitizenUrl = 'http://city.test';
 export const kClientId = 'nobeoka-portal';
 export const kClientSecret = 'test-client-secret-0123456789';
@@ -100,6 +100,81 @@ export class InjectBrowser {
     if (!token) throw new Error(`no CSRF token on ${pageUrl} (${page.status})`);
     return this.request('POST', action, { _csrf: token, ...fields });
   }
+}
+
+/** A browser over real HTTP: one cookie jar per origin, redirects returned, not followed. */
+export class HttpBrowser {
+  private readonly _jars = new Map<string, Map<string, string>>();
+
+  async request(method: 'GET' | 'POST', url: string, form?: Record<string, string>): Promise<{ status: number; body: string; location?: string }> {
+    const origin = new URL(url).origin;
+    let jar = this._jars.get(origin);
+    if (!jar) this._jars.set(origin, (jar = new Map()));
+    const headers: Record<string, string> = {};
+    if (jar.size > 0) headers.cookie = [...jar].map(([k, v]) => `${k}=${v}`).join('; ');
+    if (form) headers['content-type'] = 'application/x-www-form-urlencoded';
+    const response = await fetch(url, { method, headers, redirect: 'manual', ...(form ? { body: new URLSearchParams(form).toString() } : {}) });
+    for (const line of response.headers.getSetCookie()) {
+      const [pair = '', ...attributes] = line.split(';');
+      const eq = pair.indexOf('=');
+      const name = pair.slice(0, eq).trim();
+      const value = pair.slice(eq + 1).trim();
+      const expired = attributes.some((a) => /^\s*max-age=0\s*$/i.test(a) || (/^\s*expires=/i.test(a) && Date.parse(a.split('=')[1] ?? '') < Date.now()));
+      if (value === '' || expired) jar.delete(name);
+      else jar.set(name, value);
+    }
+    const location = response.headers.get('location');
+    return { status: response.status, body: await response.text(), ...(location ? { location: new URL(location, url).href } : {}) };
+  }
+
+  get(url: string): ReturnType<HttpBrowser['request']> {
+    return this.request('GET', url);
+  }
+
+  /** Posts a form with the CSRF token of the page at `pageUrl`. */
+  async submit(pageUrl: string, action: string, fields: Record<string, string> = {}): ReturnType<HttpBrowser['request']> {
+    const page = await this.get(pageUrl);
+    const token = /name="_csrf" value="([^"]+)"/.exec(page.body)?.[1];
+    if (!token) throw new Error(`no CSRF token on ${pageUrl} (${page.status})`);
+    return this.request('POST', action, { _csrf: token, ...fields });
+  }
+}
+
+export interface HttpWorld {
+  fixture: IssuedFixture;
+  idp: RunningIdp;
+  citizen: RunningCitizenPortal;
+  authApp: AuthApp;
+  outbox(channel: 'sms' | 'email'): Promise<OutboxMessage[]>;
+  close(): Promise<void>;
+}
+
+/** The IdP and the city portal listening on loopback, the phone app talking HTTP to the IdP: no Chromium. */
+export async function httpWorld(): Promise<HttpWorld> {
+  const dir = tempDir('jpki-hil-citizen-http-');
+  const fixture = await issueFixture(dir.path, 'adult');
+  const redirectUris: string[] = [];
+  const idp = await startIdp({ clients: [client(() => redirectUris)], ...trustFromCaDir(join(dir.path, 'ca')), cookieSecret: 'idp-cookie-secret-0123456789', testMode: true });
+  const citizen = await startCitizenPortal({ idp: { issuer: idp.url, clientId: kClientId, clientSecret: kClientSecret }, testMode: true });
+  redirectUris.push(`${citizen.url}/link/callback`);
+  const reader = new InProcessReader('Emulated reader 0', createMemoryCard(fixture.image));
+  const authApp = new AuthApp({ reader, pins: { auth: fixture.definition.pins.auth, kenhojo: fixture.definition.pins.kenhojo } });
+  return {
+    fixture,
+    idp,
+    citizen,
+    authApp,
+    outbox: async (channel) => {
+      const response = await fetch(`${citizen.url}/api/test/outbox?channel=${channel}`);
+      return ((await response.json()) as { messages: OutboxMessage[] }).messages;
+    },
+    close: async () => {
+      await citizen.close();
+      await idp.close();
+      await reader.close();
+      dir.remove();
+    },
+  };
 }
 
 export interface InjectWorld {
