@@ -56,6 +56,11 @@ export interface CustomStepContext {
    * linking transactions, sessions — expires as if the time had passed.
    */
   advanceClock(ms: number): void;
+  /**
+   * Declares a value the step types or sends as secret (a password, a code): the runner takes it out
+   * of the Playwright trace. Returns the value. The card's PINs are secret already.
+   */
+  secret(value: string): string;
   /** Throw these to say whose fault a failure is (an Error of another kind is taken as the harness's). */
   fail: { product(message: string): Error; lab(message: string): Error };
 }
@@ -520,6 +525,10 @@ async function customStep(module: string, exportName: string | undefined, args: 
     signal: run.signal,
     log: run.log,
     advanceClock: (ms) => world.clock.advance(ms),
+    secret: (value) => {
+      if (value !== '') world.secrets.add(value);
+      return value;
+    },
     fail: { product: (m) => productDefect(m), lab: (m) => labProblem(m) },
   };
   try {
