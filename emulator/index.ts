@@ -2,7 +2,7 @@
  * The emulator's public entry point: the only module the harness (its in-process reader) and the
  * CLI import from the card side.
  */
-export { Card, type CardRuntimeOptions } from './card/card.js';
+export { answerDetail, Card, type CardRuntimeOptions } from './card/card.js';
 export type { CardHooks } from './card/context.js';
 export { kPinIds, type PinId } from './card/file-system.js';
 export { kCardOptionChoices, kDefaultCardOptions, type CardOptions } from './card/options.js';

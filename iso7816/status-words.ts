@@ -101,7 +101,8 @@ export function swHex(sw: number): string {
 export class CardError extends Error {
   constructor(
     readonly sw: number,
-    detail?: string,
+    /** Why, for traces and reports next to the card; never sent (the R-APDU is the SW alone). */
+    readonly detail?: string,
   ) {
     super(`${swHex(sw)} ${describeSw(sw)}${detail ? `: ${detail}` : ''}`);
     this.name = 'CardError';

@@ -324,7 +324,7 @@ function renderApdus(apdus: readonly ApduRecord[]): string {
         el('td', {}, renderHex(a.command)),
         el('td', {}, renderHex(a.response)),
         el('td', {}, text('code', { 'data-testid': 'apdu-sw' }, a.sw)),
-        text('td', { 'data-testid': 'apdu-meaning' }, a.meaning),
+        el('td', { 'data-testid': 'apdu-meaning' }, escapeHtml(a.meaning) + (a.detail ? ` — ${text('span', { 'data-testid': 'apdu-detail' }, a.detail)}` : '')),
         text('td', { class: 'num' }, String(a.durationMs)),
       ].join(''),
     ),

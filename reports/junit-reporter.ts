@@ -129,7 +129,7 @@ function systemOut(s: ScenarioResult): string {
     lines.push(`${kStepMarks[step.status]} ${describeStep(step)} (${step.durationMs} ms)${error}`);
     for (const a of step.apdus ?? []) {
       lines.push(`    ${a.time} > ${a.command}`);
-      lines.push(`    ${' '.repeat(a.time.length)} < ${a.response ? `${a.response} ` : ''}${a.sw} ${a.meaning} (${a.durationMs} ms)`);
+      lines.push(`    ${' '.repeat(a.time.length)} < ${a.response ? `${a.response} ` : ''}${a.sw} ${a.meaning}${a.detail ? ` (${a.detail})` : ''} (${a.durationMs} ms)`);
     }
     // The Jenkins JUnit attachments convention; other readers see a plain line.
     for (const att of step.attachments ?? []) lines.push(`    [[ATTACHMENT|${att.path}]] ${att.name} (${att.contentType})`);

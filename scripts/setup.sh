@@ -43,6 +43,8 @@ if [ "$browser" = 1 ]; then
   if [ -z "${JPKI_HIL_CHROMIUM:-}" ] && ! [ -x /usr/bin/chromium ]; then wanted+=(chromium); fi
   status=$(dpkg-query -W -f='${Status}' fonts-ipafont-gothic 2>/dev/null || true)
   if [ "$status" != 'install ok installed' ] && command -v dpkg-query >/dev/null; then wanted+=(fonts-ipafont-gothic); fi
+  # The artifact tests unpack the Playwright trace with Info-ZIP's unzip to look for secrets in it.
+  if ! command -v unzip >/dev/null; then wanted+=(unzip); fi
   if [ "${#wanted[@]}" -gt 0 ]; then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
       say "installing ${wanted[*]} (apt-get)"

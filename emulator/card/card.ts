@@ -5,6 +5,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { encodeResponseApdu, parseCommandApdu, type CommandApdu } from '../../iso7816/apdu.js';
 import { equalBytes, fromHex, type Bytes } from '../../iso7816/bytes.js';
+import { maskCommand } from '../../iso7816/secret-mask.js';
 import { CardError, SW } from '../../iso7816/status-words.js';
 import type { CardImageStore } from '../image/image-store.js';
 import type { Applet } from './applet.js';
@@ -25,6 +26,18 @@ export interface CardRuntimeOptions {
 export type AppletFactory = (store: CardImageStore) => Applet | undefined;
 
 const kEmpty = new Uint8Array(0);
+
+/**
+ * Why the card answered an error, keyed on the R-APDU object it returned: the detail a handler gave
+ * its CardError ("offset 4000 is at or past the end of the 2048-byte EF"). It never goes on the
+ * wire — a real card says only its SW — but traces and reports next to the card show it.
+ */
+const kAnswerDetails = new WeakMap<Uint8Array, string>();
+
+/** The reason behind an error R-APDU that `Card.transmit` returned, when its handler gave one. */
+export function answerDetail(response: Uint8Array): string | undefined {
+  return kAnswerDetails.get(response);
+}
 const kSupportedCla = new Set([0x00, 0x80]);
 
 export class Card {
@@ -98,10 +111,10 @@ export class Card {
     try {
       return encodeResponseApdu(this._process(parseCommandApdu(command)), SW.OK);
     } catch (e) {
-      if (e instanceof CardError) return encodeResponseApdu(kEmpty, e.sw);
+      if (e instanceof CardError) return withDetail(encodeResponseApdu(kEmpty, e.sw), e.detail);
       // A bug in an applet must not take the reader connection down: answer 6F00 and say where.
-      this._logger.error(`jpki-hil card: internal error answering ${Buffer.from(command).toString('hex')}: ${(e as Error).stack ?? String(e)}`);
-      return encodeResponseApdu(kEmpty, SW.UNKNOWN_ERROR);
+      this._logger.error(`jpki-hil card: internal error answering ${maskCommand(command)}: ${(e as Error).stack ?? String(e)}`);
+      return withDetail(encodeResponseApdu(kEmpty, SW.UNKNOWN_ERROR), `internal error: ${(e as Error).message}`);
     }
   }
 
@@ -136,4 +149,9 @@ export class Card {
     if (p2 === 0x0c || cmd.ne === undefined) return kEmpty;
     return fileControlInformation(applet.aid, p2 === 0x04 ? 0x62 : 0x6f);
   }
+}
+
+function withDetail(response: Bytes, detail: string | undefined): Bytes {
+  if (detail) kAnswerDetails.set(response, detail);
+  return response;
 }

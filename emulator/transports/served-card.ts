@@ -4,9 +4,10 @@
  * card acts on it). Transports (vpcd, NCI) call `exchange` and act on a tear by dropping the card.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Card } from '../card/card.js';
+import { answerDetail, type Card } from '../card/card.js';
 import { parseResponseApdu } from '../../iso7816/apdu.js';
-import { toHex } from '../../iso7816/bytes.js';
+import { equalBytes, toHex } from '../../iso7816/bytes.js';
+import { maskCommand } from '../../iso7816/secret-mask.js';
 import { describeSw, swHex } from '../../iso7816/status-words.js';
 
 export type TearMoment = 'before' | 'after';
@@ -18,10 +19,13 @@ export interface TearPlan {
 
 export interface TraceRecord {
   time: string;
+  /** The command in hex, PIN and password data masked (iso7816/secret-mask.ts). */
   command: string;
   response: string;
   sw: string;
   meaning: string;
+  /** Why the card answered an error, when it said (CardError's detail; not on the wire). */
+  detail?: string;
   durationMs: number;
   torn?: TearMoment;
 }
@@ -32,6 +36,7 @@ export class ServedCard {
   private readonly _latency = new Map<number, number>();
   private _tear: TearPlan | undefined;
   private _exchanges = 0;
+  private _last: { command: Uint8Array; response: Uint8Array; detail: string | undefined } | undefined;
 
   constructor(
     readonly card: Card,
@@ -40,6 +45,17 @@ export class ServedCard {
 
   get exchanges(): number {
     return this._exchanges;
+  }
+
+  /**
+   * Why the card gave its last answer, for a host in the same process that sees the answer come back
+   * through pcscd (which carries only the bytes): the detail when `command` and `response` are the
+   * bytes of the last exchange.
+   */
+  detailOf(command: Uint8Array, response: Uint8Array): string | undefined {
+    const last = this._last;
+    if (!last || !equalBytes(last.command, command) || !equalBytes(last.response, response)) return undefined;
+    return last.detail;
   }
 
   /** Delay every response to INS `ins` by `ms` (0 removes the delay). */
@@ -75,6 +91,7 @@ export class ServedCard {
     }
     const response = this.card.transmit(command);
     this._exchanges++;
+    this._last = { command: command.slice(), response, detail: answerDetail(response) };
     if (tear?.when === 'after') {
       this.card.powerOff();
       this._trace(command, response, started, 'after');
@@ -89,12 +106,14 @@ export class ServedCard {
   private _trace(command: Uint8Array, response: Uint8Array | undefined, started: number, torn?: TearMoment): void {
     if (!this._onTrace) return;
     const parsed = response ? parseResponseApdu(response) : undefined;
+    const detail = response ? answerDetail(response) : undefined;
     this._onTrace({
       time: new Date().toISOString(),
-      command: toHex(command),
+      command: maskCommand(command),
       response: parsed ? toHex(parsed.data) : '',
       sw: parsed ? swHex(parsed.sw) : '',
       meaning: parsed ? describeSw(parsed.sw) : `power cut ${torn} the command took effect`,
+      ...(detail ? { detail } : {}),
       durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       ...(torn ? { torn } : {}),
     });

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { encodeCommandApdu, parseResponseApdu, type CommandSpec } from '../../iso7816/apdu.js';
 import { concat, decodeAscii, fromHex, toHex, u16, type Bytes } from '../../iso7816/bytes.js';
+import { maskCommand } from '../../iso7816/secret-mask.js';
 import { describeSw, isWrongPinSw, swHex } from '../../iso7816/status-words.js';
 import { parseKenhojoBasic4, parseKenhojoMyNumber, type KenhojoBasic4 } from './card-info-parse.js';
 
@@ -86,7 +87,7 @@ export class JpkiClient {
     const command = encodeCommandApdu(spec);
     const raw = await this._channel.transmit(command);
     const response = parseResponseApdu(raw);
-    this._onExchange?.({ command: toHex(command), response: toHex(response.data), sw: swHex(response.sw) });
+    this._onExchange?.({ command: maskCommand(command), response: toHex(response.data), sw: swHex(response.sw) });
     if (!okSws.includes(response.sw)) throw new CardCommandError(step, response.sw);
     return response;
   }

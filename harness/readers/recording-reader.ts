@@ -5,17 +5,22 @@
  * take the card out of. The wrapped reader does the work; events and card presence pass through.
  */
 import { EventEmitter } from 'node:events';
+import { answerDetail } from '../../emulator/index.js';
 import { parseResponseApdu } from '../../iso7816/apdu.js';
 import { toHex } from '../../iso7816/bytes.js';
+import { maskCommand } from '../../iso7816/secret-mask.js';
 import { describeSw, swHex } from '../../iso7816/status-words.js';
 import { ReaderError, type CardConnection, type Reader, type ReaderEvents } from './reader.js';
 
 export interface ApduTraceEntry {
   time: string;
+  /** The command in hex, PIN and password data masked (iso7816/secret-mask.ts). */
   command: string;
   response: string;
   sw: string;
   meaning: string;
+  /** Why an emulated card answered an error (its CardError's detail; never on the wire). */
+  detail?: string;
   durationMs: number;
 }
 
@@ -31,6 +36,11 @@ export interface RecordingReaderOptions {
   onApdu?: (entry: ApduTraceEntry) => void;
   /** Takes the card out (a power cut): what a tear does once its command comes. */
   cutPower?: () => Promise<void> | void;
+  /**
+   * Why the card gave an answer, when the reader's bytes lost it (a card served through pcscd in
+   * this process). Answers that come straight from an in-process card carry it already.
+   */
+  explain?: (command: Uint8Array, response: Uint8Array) => string | undefined;
 }
 
 export class RecordingReader extends EventEmitter<ReaderEvents> implements Reader {
@@ -96,12 +106,14 @@ export class RecordingReader extends EventEmitter<ReaderEvents> implements Reade
     if (tear) this._tear = undefined;
     const record = (response: Uint8Array | undefined, meaning?: string): void => {
       const parsed = response && response.length >= 2 ? parseResponseApdu(response) : undefined;
+      const detail = response ? (answerDetail(response) ?? this._options.explain?.(command, response)) : undefined;
       this._options.onApdu?.({
         time,
-        command: maskSecrets(command),
+        command: maskCommand(command),
         response: parsed ? toHex(parsed.data) : '',
         sw: parsed ? swHex(parsed.sw) : '',
         meaning: meaning ?? (parsed ? describeSw(parsed.sw) : 'no response'),
+        ...(detail ? { detail } : {}),
         durationMs: Math.round((performance.now() - started) * 1000) / 1000,
       });
     };
@@ -125,20 +137,6 @@ export class RecordingReader extends EventEmitter<ReaderEvents> implements Reade
     record(response);
     return response;
   }
-}
-
-/**
- * A command as the trace shows it: the data of VERIFY and CHANGE REFERENCE DATA (PINs and
- * passwords) replaced by `**` per byte, so that a report of a lab run with a real card leaks no PIN.
- * The length stays visible: a wrong-length PIN is worth seeing.
- */
-export function maskSecrets(command: Uint8Array): string {
-  const hex = toHex(command);
-  const ins = command[1];
-  if ((ins !== 0x20 && ins !== 0x24) || command.length <= 5) return hex;
-  const lc = command[4]!;
-  if (lc === 0 || 5 + lc > command.length) return hex;
-  return `${hex.slice(0, 10)}${'**'.repeat(lc)}${hex.slice(10 + lc * 2)}`;
 }
 
 function hexByte(n: number): string {

@@ -112,6 +112,8 @@ async function vpcdSlot(provider: PcscReaderProvider, slot: number, options: Slo
       await new Promise((r) => setTimeout(r, 20));
     }
   };
+  // pcscd carries the bytes only; the card served from this process still knows why it answered.
+  const explain = (command: Uint8Array, response: Uint8Array): string | undefined => served.detailOf(command, response);
   const remove = async (): Promise<void> => {
     vpcd.remove();
     await waitPresent(false);
@@ -120,11 +122,11 @@ async function vpcdSlot(provider: PcscReaderProvider, slot: number, options: Slo
     kind: 'vpcd',
     card,
     removedOnPurpose: false,
-    checks: new RecordingReader(inner, { onApdu: options.onApdu }),
+    checks: new RecordingReader(inner, { onApdu: options.onApdu, explain }),
     reader: new RecordingReader(shaped(inner, options, async () => {
       await remove();
       await vpcd.insert();
-    }), { onApdu: options.onApdu, cutPower: remove }),
+    }), { onApdu: options.onApdu, cutPower: remove, explain }),
     remove,
     insert: async () => {
       await vpcd.insert();

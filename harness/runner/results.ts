@@ -23,7 +23,7 @@ export interface Failure {
 export interface ApduRecord {
   /** When the command was sent, ISO 8601. */
   time: string;
-  /** The command APDU in hex. */
+  /** The command APDU in hex; the data of VERIFY and CHANGE REFERENCE DATA is masked (`**` per byte). */
   command: string;
   /** The response data in hex, without the status word. */
   response: string;
@@ -31,6 +31,8 @@ export interface ApduRecord {
   sw: string;
   /** The status word decoded, e.g. "normal processing" or "verification failed, 2 tries left". */
   meaning: string;
+  /** Why an emulated card answered an error, when it said ("offset 4000 is past the end of the EF"). */
+  detail?: string | undefined;
   durationMs: number;
 }
 

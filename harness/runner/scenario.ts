@@ -46,7 +46,7 @@ interface StepBase {
 
 export interface OpenStep extends StepBase { kind: 'open'; path: string }
 export interface ClickStep extends StepBase { kind: 'click'; testId?: string | undefined; text?: string | undefined }
-export interface FillStep extends StepBase { kind: 'fill'; testId: string; value: string }
+export interface FillStep extends StepBase { kind: 'fill'; testId: string; value: string; secret?: boolean | undefined }
 export interface ExpectTextStep extends StepBase { kind: 'expectText'; testId?: string | undefined; text?: string | undefined; pattern?: string | undefined }
 export interface ExpectScreenStep extends StepBase { kind: 'expectScreen'; id: string }
 export interface PcLoginStep extends StepBase { kind: 'pcLogin'; pin?: string | undefined; expect?: 'menu' | 'registration' | 'error' | undefined }

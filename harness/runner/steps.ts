@@ -21,6 +21,7 @@ import { kPackageRoot } from '../package-root.js';
 import { ReaderError, type Reader } from '../readers/reader.js';
 import { harnessDefect, labProblem, productDefect, StepFailure } from './failures.js';
 import type { ScenarioPin, ScenarioStep } from './scenario.js';
+import { commandName, enterPinName, fillName, isSecretFill, kSecretMarker, maskCommandLine } from './secrets.js';
 import type { ScenarioWorld } from './world.js';
 
 export interface StepRun {
@@ -55,6 +56,11 @@ export interface CustomStepContext {
    * linking transactions, sessions — expires as if the time had passed.
    */
   advanceClock(ms: number): void;
+  /**
+   * Declares a value the step types or sends as secret (a password, a code): the runner takes it out
+   * of the Playwright trace. Returns the value. The card's PINs are secret already.
+   */
+  secret(value: string): string;
   /** Throw these to say whose fault a failure is (an Error of another kind is taken as the harness's). */
   fail: { product(message: string): Error; lab(message: string): Error };
 }
@@ -87,7 +93,7 @@ export function describeStepFields(step: ScenarioStep): string {
     case 'click':
       return step.testId ? `[${step.testId}]` : `"${step.text}"`;
     case 'fill':
-      return `[${step.testId}] ← ${step.value}`;
+      return fillName(step);
     case 'expectText':
       return `${step.testId ? `[${step.testId}] ` : ''}${step.text ?? `/${step.pattern}/`}`;
     case 'expectScreen':
@@ -101,7 +107,7 @@ export function describeStepFields(step: ScenarioStep): string {
     case 'phoneSign':
       return step.consent === false ? 'review on the phone and decline' : `sign on the phone${step.expectError ? ` → ${step.expectError}` : ''}`;
     case 'enterPin':
-      return `${step.pin} PIN ${step.value}`;
+      return enterPinName(step);
     case 'card':
       return `${step.action}${step.ins ? ` at INS ${step.ins.toUpperCase()} (${step.when ?? 'after'})` : ''}`;
     case 'expectCard':
@@ -113,7 +119,7 @@ export function describeStepFields(step: ScenarioStep): string {
     case 'operator':
       return step.prompt;
     case 'command':
-      return step.run.join(' ');
+      return commandName(step);
     case 'custom':
       return `${step.module}${step.export ? `#${step.export}` : ''}`;
   }
@@ -123,6 +129,12 @@ export async function runStep(step: ScenarioStep, run: StepRun): Promise<void> {
   const { world } = run;
   const page = world.page;
   const t = (text: string): string => resolveTemplates(text, world);
+  // A PIN or password a step hands over: resolved, and remembered so that no trace keeps it.
+  const secret = (text: string): string => {
+    const value = t(text);
+    world.secrets.add(value);
+    return value;
+  };
   switch (step.kind) {
     case 'open': {
       const response = await gotoSettled(page, world.url(t(step.path)), { timeoutMs: run.timeoutMs });
@@ -133,25 +145,27 @@ export async function runStep(step: ScenarioStep, run: StepRun): Promise<void> {
       await (await target(page, step.testId, step.text && t(step.text))).click({ timeout: run.timeoutMs });
       await page.waitForLoadState('load', { timeout: run.timeoutMs }).catch(() => undefined);
       return;
-    case 'fill':
-      await page.getByTestId(step.testId).fill(t(step.value), { timeout: run.timeoutMs });
+    case 'fill': {
+      const value = isSecretFill(step) ? secret(step.value) : t(step.value);
+      await page.getByTestId(step.testId).fill(value, { timeout: run.timeoutMs });
       return;
+    }
     case 'expectText':
       return expectText(page, step.testId, step.text === undefined ? undefined : t(step.text), step.pattern, run);
     case 'expectScreen':
       return expectScreen(page, step.id, run);
     case 'pcLogin':
-      return pcLogin(world, step.pin === undefined ? undefined : t(step.pin), step.expect, run);
+      return pcLogin(world, step.pin === undefined ? undefined : secret(step.pin), step.expect, run);
     case 'phoneScanQr':
       world.lastQr = await scanQr(world, run);
       run.log(`the phone read ${world.lastQr}`);
       return;
     case 'phoneLogin':
-      return expectPhoneOutcome(() => phoneLogin(world, step.pin === undefined ? undefined : t(step.pin), step.appPin === undefined ? undefined : t(step.appPin)), step.expectError, 'phone login');
+      return expectPhoneOutcome(() => phoneLogin(world, step.pin === undefined ? undefined : secret(step.pin), step.appPin === undefined ? undefined : secret(step.appPin)), step.expectError, 'phone login');
     case 'phoneSign':
-      return expectPhoneOutcome(() => phoneSign(world, step.password === undefined ? undefined : t(step.password), step.consent !== false), step.expectError, 'signing on the phone');
+      return expectPhoneOutcome(() => phoneSign(world, step.password === undefined ? undefined : secret(step.password), step.consent !== false), step.expectError, 'signing on the phone');
     case 'enterPin':
-      return enterPin(world, step.pin, t(step.value), step.expectTriesLeft);
+      return enterPin(world, step.pin, secret(step.value), step.expectTriesLeft);
     case 'card':
       return cardAction(world, step.action, step.ins, step.when ?? 'after');
     case 'expectCard':
@@ -448,7 +462,8 @@ async function readOutbox(world: ScenarioWorld, channel: 'sms' | 'email', to: st
     if (newest && fresh.length > 0) {
       for (const m of messages) world.seenOutbox.add(outboxKey(m));
       world.saved[saveAs] = newest.code ?? newest.text ?? '';
-      run.log(`${channel} to ${newest.to}: ${newest.text ?? newest.code}`);
+      // The message carries a one-time code: the log says that it came, not what it says.
+      run.log(`${channel} to ${newest.to}: saved as ${saveAs} (${kSecretMarker})`);
       return;
     }
     if (run.signal.aborted) throw productDefect(`no new ${channel} message${to ? ` to ${to}` : ''} in the portal's outbox (${messages.length} read before)`);
@@ -486,7 +501,7 @@ async function commandStep(argv: string[], expectExit: number, run: StepRun): Pr
     child.once('close', (c) => resolveExit(c));
   });
   for (const line of output.trimEnd().split('\n').slice(-20)) if (line) run.log(`${file}: ${line}`);
-  if (code !== expectExit) throw labProblem(`${argv.join(' ')} exited with ${code ?? 'a signal'}, expected ${expectExit}${output ? `: ${excerpt(output.trim().split('\n').slice(-3).join(' / '))}` : ''}`);
+  if (code !== expectExit) throw labProblem(`${maskCommandLine(argv).join(' ')} exited with ${code ?? 'a signal'}, expected ${expectExit}${output ? `: ${excerpt(output.trim().split('\n').slice(-3).join(' / '))}` : ''}`);
 }
 
 async function customStep(module: string, exportName: string | undefined, args: Record<string, unknown>, run: StepRun): Promise<void> {
@@ -510,6 +525,10 @@ async function customStep(module: string, exportName: string | undefined, args: 
     signal: run.signal,
     log: run.log,
     advanceClock: (ms) => world.clock.advance(ms),
+    secret: (value) => {
+      if (value !== '') world.secrets.add(value);
+      return value;
+    },
     fail: { product: (m) => productDefect(m), lab: (m) => labProblem(m) },
   };
   try {

@@ -8,6 +8,7 @@
  * QR code the phone read, and the portal events seen so far (see `PortalEvents`).
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import type { CardDefinition } from '../../emulator/index.js';
@@ -19,7 +20,9 @@ import { startMyPage } from '../portal/mypage/server.js';
 import { portalOptionsFromCaDir } from '../portal/portal-options.js';
 import { startPortal } from '../portal/server.js';
 import type { RunningApp } from '../portal/shared/listen.js';
+import { scrubTraceZip } from '../browser/scrub-trace.js';
 import type { CardSlot } from './card-slot.js';
+import { kSecretMarker } from './secrets.js';
 import type { PortalKind } from './scenario.js';
 
 /** What a portal did, as the runner sees it from outside (its HTTP exchanges and outbox). */
@@ -150,6 +153,11 @@ export class ScenarioWorld {
   lastQr: string | undefined;
   /** The outbox messages already read by readOutbox / counted by waitForEvent. */
   readonly seenOutbox = new Set<string>();
+  /**
+   * Values that must not be kept in the Playwright trace: the card's PINs and signing password, and
+   * what secret fills typed (harness/runner/secrets.ts). saveTrace takes them out of the zip.
+   */
+  readonly secrets = new Set<string>();
   private _xid: XidApp | undefined;
   private readonly _xidPins = { auth: '', kenhojo: '' };
   private readonly _closers: (() => Promise<void>)[] = [];
@@ -164,6 +172,7 @@ export class ScenarioWorld {
     readonly agent: PcAgent | undefined,
   ) {
     this.clock = clock;
+    for (const pin of Object.values(options.definition.pins)) if (typeof pin === 'string' && pin !== '') this.secrets.add(pin);
   }
 
   get slot(): CardSlot {
@@ -299,9 +308,17 @@ export class ScenarioWorld {
     if (!this.options.trace) return false;
     try {
       await this.context.tracing.stop({ path });
-      return true;
     } catch (e) {
       this.options.log(`could not save the Playwright trace: ${(e as Error).message.split('\n', 1)[0]}`);
+      return false;
+    }
+    try {
+      scrubTraceZip(path, this.secrets, kSecretMarker);
+      return true;
+    } catch (e) {
+      // A trace that may still hold a password is not kept.
+      rmSync(path, { force: true });
+      this.options.log(`the Playwright trace was not kept: its secrets could not be taken out (${(e as Error).message})`);
       return false;
     }
   }

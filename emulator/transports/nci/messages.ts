@@ -5,6 +5,7 @@
  * are read from its contactless ATR. Pure.
  */
 import { toHex } from '../../../iso7816/bytes.js';
+import { carriesSecret, maskCommand } from '../../../iso7816/secret-mask.js';
 import { kAtrPresets } from '../../issuance/card-definition.js';
 import type { NciMessage, NciMessageType } from './packet.js';
 
@@ -149,7 +150,8 @@ export function messageName(mt: Exclude<NciMessageType, 'data'>, gid: number, oi
 /** A message in one line for logs: name and payload in hex. */
 export function describeMessage(message: NciMessage): string {
   const payload = message.payload.length > 32 ? `${toHex(message.payload.subarray(0, 32))}… (${message.payload.length} bytes)` : toHex(message.payload);
-  if (message.mt === 'data') return `DATA conn ${message.connId} ${payload}`;
+  // A data message carries C-APDUs: a VERIFY's PIN must not reach the log.
+  if (message.mt === 'data') return `DATA conn ${message.connId} ${carriesSecret(message.payload) ? maskCommand(message.payload) : payload}`;
   return `${messageName(message.mt, message.gid, message.oid)} ${payload}`.trimEnd();
 }
 

@@ -4,6 +4,7 @@ import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import {
+  answerDetail,
   CardDefinitionError,
   decodeSignatureIdentity,
   initCa,
@@ -25,6 +26,7 @@ import {
   type PinId,
 } from '../../../emulator/index.js';
 import { fromBase64, fromHex, toHex } from '../../../iso7816/bytes.js';
+import { maskCommand } from '../../../iso7816/secret-mask.js';
 import { describeSw, swHex } from '../../../iso7816/status-words.js';
 import { parseResponseApdu } from '../../../iso7816/apdu.js';
 import { UserError } from '../errors.js';
@@ -190,13 +192,15 @@ function apdu(ctx: CommandContext, path: string, commands: string[], json: boole
   }
   card.powerOn();
   for (const command of parsed) {
-    const response = parseResponseApdu(card.transmit(command));
+    const raw = card.transmit(command);
+    const detail = answerDetail(raw);
+    const response = parseResponseApdu(raw);
     const sw = swHex(response.sw);
     if (json) {
-      ctx.io.out(JSON.stringify({ command: toHex(command), response: toHex(response.data), sw, meaning: describeSw(response.sw) }));
+      ctx.io.out(JSON.stringify({ command: maskCommand(command), response: toHex(response.data), sw, meaning: describeSw(response.sw), ...(detail ? { detail } : {}) }));
     } else {
-      ctx.io.out(`> ${toHex(command)}`);
-      ctx.io.out(`< ${response.data.length > 0 ? `${toHex(response.data)} ` : ''}${sw}  ${describeSw(response.sw)}${response.data.length > 0 ? ` (${response.data.length} bytes)` : ''}`);
+      ctx.io.out(`> ${maskCommand(command)}`);
+      ctx.io.out(`< ${response.data.length > 0 ? `${toHex(response.data)} ` : ''}${sw}  ${describeSw(response.sw)}${response.data.length > 0 ? ` (${response.data.length} bytes)` : ''}${detail ? ` — ${detail}` : ''}`);
     }
   }
   card.powerOff();

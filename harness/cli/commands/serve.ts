@@ -201,7 +201,7 @@ export function registerServeCommands(card: Argv, ctx: CommandContext): Argv {
           .option('card', { type: 'string', demandOption: true, describe: 'Card image to serve (PIN state is saved to it)' })
           .option('vpcd', { type: 'string', describe: 'vpcd host[:port]', defaultDescription: '127.0.0.2 with the quickack route, else 127.0.0.1; port 35963 + slot' })
           .option('slot', { type: 'number', choices: [0, 1], default: 0, describe: 'vpcd slot: reader "Virtual PCD 00 00" or "00 01"' })
-          .option('trace', { type: 'string', describe: 'Append one JSON line per APDU exchange to this file' })
+          .option('trace', { type: 'string', describe: 'Append one JSON line per APDU exchange to this file (PIN data masked; the card\'s reason for an error beside its SW)' })
           .option('control-port', { type: 'number', default: 0, describe: 'Loopback port of the control API (0: any free port)' })
           .option('nci', { type: 'string', describe: 'Serve over an NFC bridge: the serial port of the NCI controller (see docs/nci-bridge.md)' })
           .option('baud', { type: 'number', default: kDefaultBaudRate, describe: 'With --nci: the serial baud rate' })

@@ -22,6 +22,7 @@ import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SerialPort } from 'serialport';
 import { concat, toHex } from '../../../iso7816/bytes.js';
+import { maskCommand } from '../../../iso7816/secret-mask.js';
 import {
   describePacket,
   encodePacket,
@@ -758,7 +759,7 @@ export class SimulatedNciController extends EventEmitter<ControllerEvents> {
       }
       if (!this._port.isOpen || this._state === 'closed' || this._state === 'gone') return;
       onWrite?.();
-      this._options.trace?.('>', toHex(bytes));
+      this._options.trace?.('>', packetTraceHex(bytes));
       await new Promise<void>((resolve) => this._port.write(Buffer.from(bytes), () => resolve()));
     };
     this._txChain = this._txChain.then(run, run);
@@ -898,4 +899,10 @@ function parseRoutingEntries(payload: Uint8Array): Array<{ type: number; value: 
     offset += 2 + length;
   }
   return offset === payload.length ? entries : undefined;
+}
+
+/** An NCI packet for the trace: a data packet's C-APDU goes through the one secret mask (a VERIFY's PIN stays out). */
+function packetTraceHex(packet: Uint8Array): string {
+  const isData = packet.length > 3 && packet[0]! >> 5 === 0;
+  return isData ? `${toHex(packet.subarray(0, 3))}${maskCommand(packet.subarray(3))}` : toHex(packet);
 }

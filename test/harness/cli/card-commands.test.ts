@@ -62,7 +62,12 @@ describe('jpki-hil card and ca commands', () => {
     expect(r.code, r.err).toBe(0);
     const lines = r.out.split('\n').map((l) => JSON.parse(l) as { command: string; response: string; sw: string; meaning: string });
     expect(lines.map((l) => l.sw)).toEqual(['9000', '9000', '63C2', '63C2']);
-    expect(lines[2]).toMatchObject({ command: '002000800439393939', response: '', meaning: 'wrong PIN or status query, 2 tries left' });
+    // The PIN typed on the command line is not printed back: the one mask of every trace.
+    expect(lines[2]).toMatchObject({ command: '0020008004********', response: '', meaning: 'wrong PIN or status query, 2 tries left' });
+    expect(r.out).not.toContain('39393939');
+    // Why the card refused a command is printed beside its SW (the card sent the SW alone).
+    const refused = await cli('card', 'apdu', adult, '00A4040110D392F000260100000001', '--json');
+    expect(JSON.parse(refused.out)).toEqual({ command: '00A4040110D392F000260100000001', response: '', sw: '6700', meaning: 'wrong length (Lc or Le)', detail: 'short Lc 16 does not match the 10 bytes that follow' });
     expect((await cli('card', 'show', adult)).out).toMatch(/auth\s+2\/3/);
     const text = await cli('card', 'apdu', adult, '00A4040C0AD392F000260100000001', '00A4020C020006', '00B0000020');
     expect(text.out).toContain(`< ${Buffer.from('JPKIAPICCTOKEN2'.padEnd(32, ' ')).toString('hex').toUpperCase()} 9000  success (32 bytes)`);
