@@ -236,13 +236,14 @@ export class ScenarioWorld {
         );
         baseUrl = portal.url;
       } else if (options.portal === 'citizen') {
-        const { verifier, cardInfoPublicKey } = trust();
+        const { verifier, cardInfoPublicKey, holders } = trust();
         const clientSecret = randomBytes(24).toString('base64url');
         const redirectUris: string[] = [];
         const idp = observe(
           await startIdp({
             verifier,
             cardInfoPublicKey,
+            holders,
             port: 0,
             cookieSecret: randomBytes(32).toString('base64url'),
             clients: [{ clientId: 'citizen-portal', clientSecret, name: 'のべおかポータル（テスト）', redirectUris: () => redirectUris }],
@@ -255,8 +256,8 @@ export class ScenarioWorld {
         redirectUris.push(`${citizen.url}/link/callback`);
         baseUrl = citizen.url;
       } else {
-        const { verifier, cardInfoPublicKey } = trust();
-        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, port: 0, testMode: true, now }), 'portal');
+        const { verifier, cardInfoPublicKey, holders } = trust();
+        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, holders, port: 0, testMode: true, now }), 'portal');
         baseUrl = myPage.url;
       }
       if (options.baseUrl && options.portal !== 'external') baseUrl = options.baseUrl.replace(/\/+$/, '');
