@@ -10,7 +10,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { CardDefinition } from '../../emulator/index.js';
+import type { CardDefinition, CardImage } from '../../emulator/index.js';
 import { startPcAgent, type PcAgent, type PinRequest } from '../agents/pc-agent/pc-agent.js';
 import { XidApp } from '../agents/phone/xid-app.js';
 import { startCitizenPortal } from '../portal/citizen/server.js';
@@ -115,6 +115,10 @@ export interface WorldOptions {
   /** Keeps a Playwright trace of the attempt (written only on failure). */
   trace: boolean;
   log: (line: string) => void;
+  /** Passed to the mock portals (harness/portal/flaws.ts). */
+  portalFlaws?: readonly string[] | undefined;
+  /** Another person's card from the run's CA (RunResources.issueOther). */
+  issueOther?: ((name: string) => Promise<CardImage>) | undefined;
 }
 
 export interface OutboxMessage {
@@ -201,7 +205,8 @@ export class ScenarioWorld {
         closers.push(() => app.close());
         return app;
       };
-      const trust = (): ReturnType<typeof portalOptionsFromCaDir> => portalOptionsFromCaDir(options.caDir, { db: ':memory:' });
+      const flaws = options.portalFlaws ?? [];
+      const trust = (): ReturnType<typeof portalOptionsFromCaDir> => portalOptionsFromCaDir(options.caDir, { db: ':memory:', flaws });
       if (options.portal === 'mynaportal' || options.portal === 'external') {
         agent = await startPcAgent({
           reader: options.slot.reader,
@@ -229,7 +234,7 @@ export class ScenarioWorld {
       } else if (options.portal === 'mynaportal') {
         const portal = observe(
           await startPortal({
-            ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false, now }),
+            ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false, now, flaws }),
             port: 0,
           }),
           'portal',
@@ -244,6 +249,7 @@ export class ScenarioWorld {
             verifier,
             cardInfoPublicKey,
             holders,
+            flaws,
             port: 0,
             cookieSecret: randomBytes(32).toString('base64url'),
             clients: [{ clientId: 'citizen-portal', clientSecret, name: 'のべおかポータル（テスト）', redirectUris: () => redirectUris }],
@@ -257,7 +263,7 @@ export class ScenarioWorld {
         baseUrl = citizen.url;
       } else {
         const { verifier, cardInfoPublicKey, holders } = trust();
-        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, holders, port: 0, testMode: true, now }), 'portal');
+        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, holders, flaws, port: 0, testMode: true, now }), 'portal');
         baseUrl = myPage.url;
       }
       if (options.baseUrl && options.portal !== 'external') baseUrl = options.baseUrl.replace(/\/+$/, '');
