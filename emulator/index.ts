@@ -40,3 +40,4 @@ export { describeController, describeInterface, describeNciVersion, type Activat
 export * as nciPackets from './transports/nci/packet.js';
 export * as nciMessages from './transports/nci/messages.js';
 export { buildCaServer, type CaServerOptions } from './issuance/ca-server.js';
+export { kCertificateHoldersFile, type CertificateHolder } from './issuance/certificate-holders.js';

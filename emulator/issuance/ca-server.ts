@@ -1,6 +1,7 @@
 /**
  * The issuer's online services for relying parties: the CRLs at the URL written into every card
- * certificate (`<crlBaseUrl>auth.crl`, `sign.crl`) and an OCSP responder (RFC 6960). This is what
+ * certificate (`<crlBaseUrl>auth.crl`, `sign.crl`), an OCSP responder (RFC 6960), and the
+ * certificate-to-person register (`GET /holders?issuer=…&serial=…`, certificate-holders.ts). This is what
  * J-LIS offers certified verifiers, reduced to the test CA, so that a portal can check revocation
  * over HTTP as a real relying party does, without reading ca.json.
  *
@@ -14,9 +15,10 @@ import * as asn1js from 'asn1js';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import * as pkijs from 'pkijs';
 import { equalBytes, toHex } from '../../iso7816/bytes.js';
+import { findHolder, holderRegister } from './certificate-holders.js';
 import { decodeBitString, parseDer } from './der.js';
 import { loadCa, kCaFiles, type CaAuthority, type CertKind, type IssuedRecord, type TestCa } from './test-ca.js';
-import { kCrlReasons, parseCertificate, serialHex } from './x509.js';
+import { formatName, kCrlReasons, parseCertificate, serialHex } from './x509.js';
 
 export interface CaServerOptions {
   /** The responder's clock (thisUpdate, producedAt); tests move it. */
@@ -238,6 +240,21 @@ export function buildCaServer(caDir: string, options: CaServerOptions = {}): Fas
     ocsp.addContentTypeParser('application/ocsp-request', { parseAs: 'buffer', bodyLimit: kMaxOcspRequest }, (_request, body, done) => done(null, body));
     ocsp.post('/ocsp', async (request, reply) => answer(reply, new Uint8Array(request.body as Buffer), 'POST'));
   });
+  // Which person holds an authentication certificate, and its renewals (J-LIS's platform, reduced).
+  app.get('/holders', async (request, reply) => {
+    const query = request.query as Record<string, unknown>;
+    const issuer = typeof query['issuer'] === 'string' ? query['issuer'] : '';
+    const serial = typeof query['serial'] === 'string' ? query['serial'] : '';
+    if (issuer === '' || !/^[0-9A-Fa-f]{2,40}$/.test(serial)) {
+      return reply.code(400).send({ code: 'BAD_REQUEST', message: 'give the authentication certificate as ?issuer=<DN>&serial=<hex>' });
+    }
+    const ca = loadCa(caDir);
+    const holder = findHolder(holderRegister(ca.state.issued, formatName(ca.auth.name)), issuer, serial);
+    log(`holder ${serial}: ${holder ? holder.person : 'unknown'}`);
+    if (!holder) return reply.code(404).send({ code: 'CERTIFICATE_UNKNOWN', message: 'this CA issued no authentication certificate with this issuer and serial to a known person' });
+    return reply.header('cache-control', 'no-store').send(holder);
+  });
+
   app.get('/ocsp/*', async (request, reply) => answer(reply, decodeOcspPathRequest((request.params as { '*': string })['*']), 'GET'));
 
   return app;

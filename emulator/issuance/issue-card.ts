@@ -10,7 +10,8 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { PinId } from '../card/file-system.js';
 import { kDefaultCardOptions } from '../card/options.js';
-import { ascii, concat, fromBase64, fromHex, toBase64 } from '../../iso7816/bytes.js';
+import { ascii, concat, fromBase64, fromHex, toBase64, toHex } from '../../iso7816/bytes.js';
+import { readTlv, readTlvList } from '../../iso7816/tlv.js';
 import type { CardImage, PinState } from '../image/card-image.js';
 import { kImageFormat, kImageVersion } from '../image/card-image.js';
 import { writeFileAtomic } from '../image/image-store.js';
@@ -61,6 +62,13 @@ async function cardInfoKey(ca: TestCa): Promise<KeyObject> {
   // Relying parties check the card-info signature against this public key, as they would J-LIS's.
   if (!existsSync(publicPath)) writeFileAtomic(publicPath, createPublicKey(key).export({ type: 'spki', format: 'pem' }).toString(), 0o644);
   return key;
+}
+
+/** DF32 of kenhojo EF 0003: the SHA-256 of the basic-4 span the card-info key signed. */
+function basic4Digest(ef0003: Uint8Array): Uint8Array {
+  const digest = readTlvList(readTlv(ef0003, 0).value).find((t) => t.tag === 0xdf32);
+  if (!digest) throw new Error('kenhojo EF 0003 has no DF32');
+  return digest.value;
 }
 
 export function ageOn(birth: string, date: Date): number {
@@ -139,21 +147,6 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
   ]);
   const cardAuthKey = wrongAuthKey ?? authKey;
   const cardSignKey = wrongSignKey ?? signKey;
-  const certificates = issueCardCertificates(ca, {
-    identity,
-    authKey: createPublicKey(authKey),
-    signKey: signKey ? createPublicKey(signKey) : undefined,
-    notBefore: issued,
-    notAfter: certificateEnd,
-    now: issued,
-  });
-  for (const kind of ['auth', 'sign'] as const) {
-    const reason = definition.certificates.revoked[kind];
-    const cert = certificates[kind];
-    if (reason && cert) revokeCertificate(ca, cert.serial, reason, { now });
-    if (reason && !cert) throw new RangeError(`certificates.revoked.${kind}: the card has no ${kind} certificate to revoke`);
-  }
-
   const apKeyId = createHash('sha256').update(createPublicKey(apKey).export({ type: 'spki', format: 'der' })).digest().subarray(0, 16);
   const info = buildCardInfoFiles(identity, apKey, apKeyId, {
     myNumberTagByte: definition.cardInfo.myNumberTagByte,
@@ -165,6 +158,22 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
     // The image stores the encoded EFs, so this card option takes effect here, at issuance.
     longLength: definition.options.tlvLongLength ?? kDefaultCardOptions.tlvLongLength,
   });
+  const certificates = issueCardCertificates(ca, {
+    identity,
+    authKey: createPublicKey(authKey),
+    signKey: signKey ? createPublicKey(signKey) : undefined,
+    notBefore: issued,
+    notAfter: certificateEnd,
+    now: issued,
+    // The issuer's register ties this card's authentication certificate to the card-info it wrote.
+    cardInfoDigest: toHex(basic4Digest(info.kenhojo['0003']!)),
+  });
+  for (const kind of ['auth', 'sign'] as const) {
+    const reason = definition.certificates.revoked[kind];
+    const cert = certificates[kind];
+    if (reason && cert) revokeCertificate(ca, cert.serial, reason, { now });
+    if (reason && !cert) throw new RangeError(`certificates.revoked.${kind}: the card has no ${kind} certificate to revoke`);
+  }
 
   const jpkiFiles: Record<string, string> = {
     '0006': toBase64(jpkiToken()),

@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { equalBytes, toHex, type Bytes } from '../../iso7816/bytes.js';
 import { writeFileAtomic } from '../image/image-store.js';
 import type { Identity, Sex } from './identity.js';
+import { holderRegister, kCertificateHoldersFile, personIdFor } from './certificate-holders.js';
 import { childAt, decodeTime, parseDer } from './der.js';
 import {
   Oid,
@@ -130,6 +131,10 @@ export interface IssuedRecord {
   readonly notBefore: string;
   readonly notAfter: string;
   revoked?: RevocationRecord;
+  /** The holder's person id (certificate-holders.ts); absent in ledgers written before it existed. */
+  readonly person?: string;
+  /** Auth certificates: SHA-256 of the card's basic-4 span (kenhojo DF32), upper-case hex. */
+  readonly cardInfoDigest?: string;
 }
 
 /** The content of ca.json. */
@@ -196,6 +201,8 @@ function readCaFile(dir: string, file: string): Buffer {
 
 function writeState(dir: string, state: CaState): void {
   writeFileAtomic(join(dir, kCaFiles.state), JSON.stringify(state, null, 2) + '\n', 0o644);
+  // The issuer's certificate-to-person register follows every change of the ledger, as the CRLs do.
+  writeFileAtomic(join(dir, kCertificateHoldersFile), JSON.stringify(holderRegister(state.issued, formatName(kAuthCaName)), null, 2) + '\n', 0o644);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -217,6 +224,8 @@ function checkIssued(value: unknown, index: number): string | undefined {
   if (r['kind'] !== 'auth' && r['kind'] !== 'sign') return `issued[${index}].kind is not "auth" or "sign"`;
   if (!isString(r['subject'])) return `issued[${index}].subject is not a string`;
   for (const f of ['issuedAt', 'notBefore', 'notAfter']) if (!isIsoDate(r[f])) return `issued[${index}].${f} is not a date`;
+  if (r['person'] !== undefined && !isString(r['person'])) return `issued[${index}].person is not a string`;
+  if (r['cardInfoDigest'] !== undefined && !isHex(r['cardInfoDigest'])) return `issued[${index}].cardInfoDigest is not upper-case hex`;
   const revoked = r['revoked'];
   if (revoked !== undefined) {
     const v = revoked as Record<string, unknown>;
@@ -605,6 +614,8 @@ export interface IssueOptions {
   readonly now?: Date | undefined;
   /** L of the signature certificate; defaults to `localityFromAddress(identity.address)`. */
   readonly locality?: string | undefined;
+  /** SHA-256 of the basic-4 span of the card's card-info AP, for the certificate-to-person register. */
+  readonly cardInfoDigest?: string | undefined;
 }
 
 export interface IssuedCertificate {
@@ -648,6 +659,9 @@ export function issueCardCertificates(ca: TestCa, options: IssueOptions): Issued
     return { notBefore, notAfter };
   };
   const records: IssuedRecord[] = [];
+  // The issuer knows its holders by their My Number (J-LIS by the resident record): every card of the
+  // same person gets the same person id in the ledger, which is how renewals are recognised.
+  const person = personIdFor(ca.auth.key, identity.myNumber);
   const record = (kind: CertKind, serial: bigint, subject: Name, v: { notBefore: Date; notAfter: Date }): void => {
     records.push({
       serial: serialHex(serial),
@@ -656,6 +670,8 @@ export function issueCardCertificates(ca: TestCa, options: IssueOptions): Issued
       issuedAt: now.toISOString(),
       notBefore: v.notBefore.toISOString(),
       notAfter: v.notAfter.toISOString(),
+      person,
+      ...(kind === 'auth' && options.cardInfoDigest !== undefined ? { cardInfoDigest: options.cardInfoDigest.toUpperCase() } : {}),
     });
   };
 

@@ -13,6 +13,8 @@ import { cardInfoKeyFrom } from './card-info.js';
 import type { PortalContext } from './context.js';
 import { openPortalDatabase } from './db.js';
 import { PortalError, type PortalErrorCode } from './errors.js';
+import { flawSet, type PortalFlaw } from './flaws.js';
+import type { HolderDirectory } from './holders.js';
 import { QrEvents } from './qr-events.js';
 import { accountRoutes } from './routes/account.js';
 import { applicationRoutes } from './routes/applications.js';
@@ -45,6 +47,10 @@ export interface PortalOptions {
   verifier: Verifier;
   /** The key that signs kenhojo EF 0003 (the CA directory's card-info-ap.pub.pem): KeyObject, PEM or DER SPKI. */
   cardInfoPublicKey: KeyObject | Uint8Array;
+  /** The issuer's certificate-to-person register (holders.ts): who holds the certificate that signed. */
+  holders: HolderDirectory;
+  /** Mistakes to make on purpose, for proving that scenarios catch them (flaws.ts); none by default. */
+  flaws?: readonly (PortalFlaw | string)[];
   /** SQLite file path, or ':memory:'. */
   db: string;
   /** Signs the session cookie; at least 16 characters. */
@@ -88,11 +94,14 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
   const pcAgentUrl = options.pcAgentUrl ?? kDefaultPcAgentUrl;
   const csp = contentSecurityPolicy(pcAgentUrl);
   const cardInfoKey = cardInfoKeyFrom(options.cardInfoPublicKey);
+  const flaws = flawSet(options.flaws);
   const db = openPortalDatabase(options.db);
   const ctx: PortalContext = {
     store: new PortalStore(db),
     verifier: options.verifier,
     cardInfoKey: cardInfoKey.type === 'public' ? cardInfoKey : createPublicKey(cardInfoKey),
+    holders: options.holders,
+    flaws,
     now: options.now ?? (() => new Date()),
     pcAgentUrl,
     publicUrl: options.publicUrl,

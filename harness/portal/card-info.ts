@@ -12,9 +12,10 @@
  */
 import { createHash, createPublicKey, constants, verify, type KeyObject } from 'node:crypto';
 import { readTlv, readTlvList } from '../../iso7816/tlv.js';
-import { constantTimeEqual } from '../../iso7816/bytes.js';
+import { constantTimeEqual, toHex } from '../../iso7816/bytes.js';
 import { parseKenhojoBasic4 } from '../jpki/card-info-parse.js';
 import { PortalError } from './errors.js';
+import type { CertificateHolder } from './holders.js';
 import type { PersonIdentity } from './store.js';
 
 const kTag = { basic4: 0xff20, name: 0xdf22, sex: 0xdf25, hashes: 0xff30, myNumberHash: 0xdf31, basic4Hash: 0xdf32, signature: 0xdf33 } as const;
@@ -57,9 +58,11 @@ function basic4Span(ef0002: Uint8Array): Uint8Array {
 
 /**
  * Verifies the basic 4 against EF 0003 with the card-info key and returns them; throws
- * CARD_INFO_INVALID (with the reason as detail) for anything that does not check out.
+ * CARD_INFO_INVALID (with the reason as detail) for anything that does not check out. With the
+ * `holder` of the authentication certificate (holders.ts), the files must also be that card's own
+ * (the issuer's digest of its basic 4), else CARD_INFO_MISMATCH.
  */
-export function verifyCardInfo(ef0002: Uint8Array, ef0003: Uint8Array, cardInfoKey: KeyObject): PersonIdentity {
+export function verifyCardInfo(ef0002: Uint8Array, ef0003: Uint8Array, cardInfoKey: KeyObject, holder?: CertificateHolder): PersonIdentity {
   try {
     const outer = readTlv(ef0003, 0);
     if (outer.tag !== kTag.hashes) throw invalid(`EF 0003 starts with tag ${outer.tag.toString(16).toUpperCase()}, expected FF30`);
@@ -75,6 +78,11 @@ export function verifyCardInfo(ef0002: Uint8Array, ef0003: Uint8Array, cardInfoK
     if (!ok) throw invalid('the DF33 signature does not verify with the card-info key');
     const digest = createHash('sha256').update(basic4Span(ef0002)).digest();
     if (!constantTimeEqual(digest, basic4Hash.value)) throw invalid('SHA-256 of the basic-4 span does not equal the DF32 hash');
+    // Issuer-signed is not enough: the files are static, so anyone who once read a card can post
+    // them. They must be the ones the issuer wrote into the card whose certificate just signed.
+    if (holder !== undefined && holder.cardInfoDigest !== toHex(basic4Hash.value)) {
+      throw new PortalError('CARD_INFO_MISMATCH', `the card info is not the one the issuer wrote into the card of certificate ${holder.serial}`);
+    }
     const basic4 = parseKenhojoBasic4(ef0002);
     return { name: basic4.name, birth: basic4.birth, sex: basic4.sex, address: basic4.address };
   } catch (e) {

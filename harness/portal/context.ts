@@ -4,6 +4,8 @@
  * plugin's dependencies are visible where it is registered.
  */
 import type { KeyObject } from 'node:crypto';
+import type { PortalFlaw } from './flaws.js';
+import type { HolderDirectory } from './holders.js';
 import type { QrEvents } from './qr-events.js';
 import type { PortalStore } from './store.js';
 import type { Verifier } from './verification/types.js';
@@ -12,6 +14,10 @@ export interface PortalContext {
   readonly store: PortalStore;
   readonly verifier: Verifier;
   readonly cardInfoKey: KeyObject;
+  /** The issuer's certificate-to-person register: whose card signed (holders.ts). */
+  readonly holders: HolderDirectory;
+  /** Mistakes made on purpose (flaws.ts); empty for a sound portal. */
+  readonly flaws: ReadonlySet<PortalFlaw>;
   readonly now: () => Date;
   /** The PC agent's WebSocket URL, rendered into the login page. */
   readonly pcAgentUrl: string;

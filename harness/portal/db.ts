@@ -143,6 +143,20 @@ export const kMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'people known by the issuer, not by their basic 4',
+    sql: `
+      -- Name, birth date and sex do not identify a person: two people can share them, and anyone who
+      -- once read a card can post its (static, issuer-signed) card-info files. A person is now who
+      -- the issuer's certificate-to-person register says holds the authentication certificate
+      -- (docs/portal-protocols.md, "Whose card is it"); the basic 4 stay as what the card-info said,
+      -- for forms. Rows from before keep a NULL holder and are reached through their certificates.
+      DROP INDEX persons_by_identity;
+      ALTER TABLE persons ADD COLUMN holder TEXT;
+      CREATE UNIQUE INDEX persons_by_holder ON persons (holder);
+    `,
+  },
 ];
 
 function checkMigrationList(migrations: readonly Migration[]): void {

@@ -39,6 +39,18 @@ export const kPortalErrors = {
     message: '電子証明書の失効情報を確認できませんでした。しばらく時間をおいてから、もう一度お試しください。',
   },
   CARD_INFO_INVALID: { status: 400, message: 'マイナンバーカードの券面事項を確認できませんでした。もう一度ログインしてください。' },
+  CARD_INFO_MISMATCH: {
+    status: 403,
+    message: '券面事項が、ログインに使われたマイナンバーカードのものではありません。ご自身のカードでもう一度ログインしてください。',
+  },
+  HOLDER_UNKNOWN: {
+    status: 401,
+    message: 'この利用者証明用電子証明書の所有者を確認できませんでした。お住まいの市区町村窓口にお問い合わせください。',
+  },
+  HOLDER_UNAVAILABLE: {
+    status: 503,
+    message: '電子証明書の所有者情報を確認できませんでした。しばらく時間をおいてから、もう一度お試しください。',
+  },
   LOGIN_PENDING_EXPIRED: { status: 410, message: 'ログインの有効期限が切れました。もう一度ログインしてください。' },
   QR_UNKNOWN: { status: 404, message: '2次元バーコードが見つかりません。パソコンに表示された2次元バーコードを読み取ってください。' },
   QR_EXPIRED: { status: 410, message: '2次元バーコードの有効期限が切れました。パソコンで2次元バーコードを表示し直してください。' },
@@ -70,6 +82,10 @@ export const kPortalErrors = {
       '署名用電子証明書が失効しています。住所・氏名などが変わる（転居・婚姻など）と署名用電子証明書は失効します。お住まいの市区町村窓口で署名用電子証明書の発行を受けてください。',
   },
   SIGN_SIGNATURE_MISMATCH: { status: 401, message: '電子署名を検証できませんでした。もう一度電子署名を行ってください。' },
+  APPLICANT_MISMATCH: {
+    status: 403,
+    message: '電子署名を行った方が申請者ご本人ではありません。申請者ご本人のマイナンバーカードで電子署名を行ってください。',
+  },
   SUBMISSION_NOT_FOUND: { status: 404, message: '申請の送信記録が見つかりません。' },
   INTERNAL_ERROR: { status: 500, message: 'システムエラーが発生しました。しばらく時間をおいてから、もう一度お試しください。' },
 } as const satisfies Record<string, PortalErrorEntry>;

@@ -1,14 +1,17 @@
 /**
  * The login decisions shared by the PC login (`/api/login*`) and the QR login (`/api/qr/login/*`):
  * issuing and spending one-time nonces, verifying the signed nonce through the verification
- * service, recognising a known certificate, and linking a new certificate to a person by the
- * signed card info. Both flows end in the same browser session; only who carries the bytes differs.
+ * service, recognising a known certificate, and finding the person behind a new certificate by
+ * asking the issuer who holds it (holders.ts) — never by the card info the client posts, which
+ * only fills the registration in. Both flows end in the same browser session; only who carries
+ * the bytes differs.
  */
 import { randomBytes } from 'node:crypto';
 import { fromBase64, toBase64 } from '../../iso7816/bytes.js';
 import { verifyCardInfo } from './card-info.js';
 import { kLoginStepTtlMs, kRegistrationTtlMs, later, type PortalContext } from './context.js';
 import { isPortalErrorCode, PortalError } from './errors.js';
+import { HolderDirectoryError, type CertificateHolder } from './holders.js';
 import type { CertificateRef, PendingLogin } from './store.js';
 
 export type NonceOwner = { sessionId: string } | { qrSessionId: string };
@@ -77,15 +80,44 @@ export async function verifyLoginSignature(ctx: PortalContext, nonce: Uint8Array
 export type LoginNext = '/menu' | 'card-info';
 export type LinkNext = '/menu' | '/account/new';
 
-/** A verified certificate: log the session in when it is linked to a person, else wait for card info. */
-export function finishSignatureStep(ctx: PortalContext, sessionId: string, certificate: CertificateRef): LoginNext {
-  const now = ctx.now();
+/**
+ * Who the issuer says holds `certificate`: HOLDER_UNKNOWN when it knows nobody (a certificate this
+ * portal cannot tie to a person must not open or make an account), HOLDER_UNAVAILABLE when it
+ * cannot be asked.
+ */
+export async function holderOf(ctx: PortalContext, certificate: Pick<CertificateRef, 'issuer' | 'serial'>): Promise<CertificateHolder> {
+  let holder: CertificateHolder | undefined;
+  try {
+    holder = await ctx.holders.holderOf(certificate.issuer, certificate.serial);
+  } catch (e) {
+    if (e instanceof HolderDirectoryError) throw new PortalError('HOLDER_UNAVAILABLE', e.message);
+    throw e;
+  }
+  if (!holder) throw new PortalError('HOLDER_UNKNOWN', `the issuer's register knows no holder of certificate ${certificate.serial}`);
+  return holder;
+}
+
+/**
+ * A verified certificate: log the session in when it is linked to a person, or when the issuer
+ * says it belongs to a person who has an account (a renewed card: the same account, no card-info
+ * step); else wait for card info to fill the registration in.
+ */
+export async function finishSignatureStep(ctx: PortalContext, sessionId: string, certificate: CertificateRef): Promise<LoginNext> {
   const linked = ctx.store.findCertificate(certificate.issuer, certificate.serial);
   if (linked) {
-    ctx.store.logIn(sessionId, linked.personId, certificate, now);
+    ctx.store.logIn(sessionId, linked.personId, certificate, ctx.now());
     return '/menu';
   }
-  ctx.store.setPending(sessionId, { stage: 'card-info', certificate, expiresAt: later(now, kLoginStepTtlMs).toISOString() });
+  // The flaw skips the issuer: whoever the card info names will be the person (linkCardInfo).
+  const holder = ctx.flaws.has('trust-client-card-info') ? undefined : await holderOf(ctx, certificate);
+  const now = ctx.now();
+  const known = holder && ctx.store.findPersonByHolder(holder.person);
+  if (known) {
+    if (!ctx.store.findCertificate(certificate.issuer, certificate.serial)) ctx.store.linkCertificate(known.id, certificate, undefined, now);
+    ctx.store.logIn(sessionId, known.id, certificate, now);
+    return '/menu';
+  }
+  ctx.store.setPending(sessionId, { stage: 'card-info', certificate, ...(holder ? { holder } : {}), expiresAt: later(now, kLoginStepTtlMs).toISOString() });
   return 'card-info';
 }
 
@@ -97,16 +129,19 @@ export function pendingCardInfo(ctx: PortalContext, pending: PendingLogin | null
 }
 
 /**
- * The card info step: verify the basic 4, then link the certificate to the person they name (a
- * renewed card: same account) or start registration. Note what the protocol gives and what it
- * does not: the card info is signed by the issuer, but nothing ties it to the certificate that
- * signed the nonce beyond the agent reading both from the card in one sitting.
+ * The card info step of a person the portal does not know yet: the basic 4 must verify with the
+ * card-info key *and* be the ones the issuer wrote into the card whose certificate signed
+ * (CARD_INFO_MISMATCH otherwise: files read from somebody else's card once). They fill the
+ * registration in; the account will belong to the issuer's person id, whatever the files say.
  */
 export function linkCardInfo(ctx: PortalContext, sessionId: string, pending: PendingLogin | null, basic4B64: string, basic4SignatureB64: string): LinkNext {
   const waiting = pendingCardInfo(ctx, pending);
-  const person = verifyCardInfo(fromBase64(basic4B64), fromBase64(basic4SignatureB64), ctx.cardInfoKey);
+  const flawed = ctx.flaws.has('trust-client-card-info');
+  if (!flawed && !waiting.holder) throw new PortalError('LOGIN_PENDING_EXPIRED', 'the pending login was made before the issuer was asked; log in again');
+  const person = verifyCardInfo(fromBase64(basic4B64), fromBase64(basic4SignatureB64), ctx.cardInfoKey, flawed ? undefined : waiting.holder);
   const now = ctx.now();
-  const existing = ctx.store.findPerson(person);
+  // Registered meanwhile (another browser, a phone): this card joins that account.
+  const existing = waiting.holder ? ctx.store.findPersonByHolder(waiting.holder.person) : ctx.store.findPerson(person);
   if (existing) {
     if (!ctx.store.findCertificate(waiting.certificate.issuer, waiting.certificate.serial)) {
       ctx.store.linkCertificate(existing.id, waiting.certificate, person.address, now);
@@ -114,6 +149,12 @@ export function linkCardInfo(ctx: PortalContext, sessionId: string, pending: Pen
     ctx.store.logIn(sessionId, existing.id, waiting.certificate, now);
     return '/menu';
   }
-  ctx.store.setPending(sessionId, { stage: 'register', certificate: waiting.certificate, person, expiresAt: later(now, kRegistrationTtlMs).toISOString() });
+  ctx.store.setPending(sessionId, {
+    stage: 'register',
+    certificate: waiting.certificate,
+    person,
+    ...(waiting.holder ? { holder: waiting.holder.person } : {}),
+    expiresAt: later(now, kRegistrationTtlMs).toISOString(),
+  });
   return '/account/new';
 }

@@ -1,7 +1,7 @@
 /**
  * Portal options from a test CA directory, reading only what a relying party is given: the CA
- * certificates (trust anchors), the published CRLs and the card-info public key. Never the keys,
- * never ca.json.
+ * certificates (trust anchors), the published CRLs, the card-info public key and the issuer's
+ * certificate-to-person register. Never the keys, never ca.json.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
@@ -9,9 +9,12 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { PortalOptions } from './app.js';
+import { holderDirectoryAt } from './holders.js';
 import { createVerifier, loadTrustAnchors, type RevocationMode } from './verification/index.js';
 
 export const kCardInfoPublicKeyFile = 'card-info-ap.pub.pem';
+/** The certificate-to-person register the test CA publishes next to its certificates (holders.ts). */
+export const kCertificateHoldersFile = 'certificate-holders.json';
 /** The CRL files the test CA publishes next to its certificates. */
 export const kCrlFiles = { auth: 'auth.crl', sign: 'sign.crl' } as const;
 
@@ -23,7 +26,7 @@ export class CaDirectoryError extends Error {
   }
 }
 
-export interface CaDirectorySettings extends Omit<PortalOptions, 'verifier' | 'cardInfoPublicKey' | 'cookieSecret'> {
+export interface CaDirectorySettings extends Omit<PortalOptions, 'verifier' | 'cardInfoPublicKey' | 'holders' | 'cookieSecret'> {
   /** Random for each start when absent (sessions then end with the process). */
   cookieSecret?: string;
   /** How revocation is checked: by CRL (default), by an OCSP responder, or not at all. */
@@ -37,6 +40,11 @@ export interface CaDirectorySettings extends Omit<PortalOptions, 'verifier' | 'c
   ocspUrl?: string;
   /** How long a CRL read is reused (the verifier's default when absent). */
   crlStaleWindowMs?: number;
+  /**
+   * Where the certificate-to-person register is asked: the file the CA directory publishes
+   * (default), or the base URL of `jpki-hil ca serve` (`http://127.0.0.1:8080/`).
+   */
+  holdersUrl?: string;
 }
 
 /**
@@ -67,7 +75,7 @@ export function portalOptionsFromCaDir(caDir: string, settings: CaDirectorySetti
   }
   const mode = settings.revocation ?? 'crl';
   if (mode === 'ocsp' && !settings.ocspUrl) throw new CaDirectoryError('OCSP revocation checking needs the responder URL (the test CA certificates name none)');
-  const { revocation: _revocation, crlSource = 'files', ocspUrl, crlStaleWindowMs, cookieSecret, ...rest } = settings;
+  const { revocation: _revocation, crlSource = 'files', ocspUrl, crlStaleWindowMs, cookieSecret, holdersUrl, ...rest } = settings;
   const crlFiles = { auth: pathToFileURL(join(caDir, kCrlFiles.auth)).href, sign: pathToFileURL(join(caDir, kCrlFiles.sign)).href };
   const verifier = createVerifier({
     trustAnchors,
@@ -84,6 +92,7 @@ export function portalOptionsFromCaDir(caDir: string, settings: CaDirectorySetti
     ...rest,
     verifier,
     cardInfoPublicKey: readFileSync(keyPath),
+    holders: holderDirectoryAt(holdersUrl ?? pathToFileURL(join(caDir, kCertificateHoldersFile)).href),
     cookieSecret: cookieSecret ?? randomBytes(32).toString('base64url'),
   };
 }

@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AccountDraft, NotificationFlag } from './account-form.js';
 import type { PortalDatabase } from './db.js';
+import type { CertificateHolder } from './holders.js';
 
 export interface CertificateRef {
   issuer: string;
@@ -27,11 +28,13 @@ export interface PersonIdentity {
 
 /**
  * A login in progress, kept in the browser session: after the signature, waiting for the card
- * info (`card-info`); after the card info of an unknown person, waiting for registration.
+ * info (`card-info`); after the card info of an unknown person, waiting for registration. `holder`
+ * is what the issuer said of the certificate (its person id at the register); absent only on a
+ * portal built with the `trust-client-card-info` flaw.
  */
 export type PendingLogin =
-  | { stage: 'card-info'; certificate: CertificateRef; expiresAt: string }
-  | { stage: 'register'; certificate: CertificateRef; person: PersonIdentity; expiresAt: string; draft?: AccountDraft };
+  | { stage: 'card-info'; certificate: CertificateRef; holder?: CertificateHolder; expiresAt: string }
+  | { stage: 'register'; certificate: CertificateRef; person: PersonIdentity; holder?: string; expiresAt: string; draft?: AccountDraft };
 
 export interface SessionRow {
   id: string;
@@ -271,8 +274,17 @@ export class PortalStore {
     return rows.map((raw) => ({ issuer: raw.issuer, serial: raw.serial, personId: raw.person_id, kind: raw.kind, notAfter: raw.not_after, linkedAt: raw.linked_at }));
   }
 
+  /** The person the issuer knows as `holder` (its register's person id). */
+  findPersonByHolder(holder: string): { id: string; address: string } | undefined {
+    return this.db.prepare('SELECT id, address FROM persons WHERE holder = ?').get(holder) as { id: string; address: string } | undefined;
+  }
+
+  /**
+   * The first person registered with this name, birth date and sex. Only the `trust-client-card-info`
+   * flaw matches people this way (flaws.ts): it is the mistake that flaw demonstrates.
+   */
   findPerson(identity: Pick<PersonIdentity, 'name' | 'birth' | 'sex'>): { id: string; address: string } | undefined {
-    return this.db.prepare('SELECT id, address FROM persons WHERE name = ? AND birth = ? AND sex = ?').get(identity.name, identity.birth, identity.sex) as
+    return this.db.prepare('SELECT id, address FROM persons WHERE name = ? AND birth = ? AND sex = ? ORDER BY created_at LIMIT 1').get(identity.name, identity.birth, identity.sex) as
       | { id: string; address: string }
       | undefined;
   }
@@ -291,14 +303,17 @@ export class PortalStore {
     })();
   }
 
-  /** Creates the person, their account and the certificate link in one transaction; returns the person id. */
-  register(person: PersonIdentity, draft: AccountDraft, certificate: CertificateRef, now: Date): string {
+  /**
+   * Creates the person (known to the issuer as `holder`), their account and the certificate link in
+   * one transaction; returns the person id.
+   */
+  register(person: PersonIdentity, draft: AccountDraft, certificate: CertificateRef, now: Date, holder?: string): string {
     const id = randomBytes(16).toString('hex');
     const at = now.toISOString();
     this.db.transaction(() => {
       this.db
-        .prepare('INSERT INTO persons (id, name, birth, sex, address, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-        .run(id, person.name, person.birth, person.sex, person.address, at);
+        .prepare('INSERT INTO persons (id, name, birth, sex, address, holder, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)')
+        .run(id, person.name, person.birth, person.sex, person.address, holder ?? null, at);
       this.db
         .prepare('INSERT INTO accounts (person_id, nickname, emails, flags, language, created_at) VALUES (?, ?, ?, ?, ?, ?)')
         .run(id, draft.nickname, JSON.stringify([draft.email1, draft.email2].filter((e) => e !== '')), JSON.stringify(draft.flags), draft.language, at);

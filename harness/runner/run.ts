@@ -12,6 +12,7 @@ import type { Browser } from 'playwright-core';
 import { initCa, issueCard, kAtrPresets, loadCardDefinition, type CardDefinition, type CardImage, type TestCa } from '../../emulator/index.js';
 import type { Reporter } from '../../reports/reporter.js';
 import { launchBrowser } from '../browser/launch-chromium.js';
+import { kCardDefinitionsDir } from '../package-root.js';
 import { JpkiClient, kAids } from '../jpki/jpki-client.js';
 import { pcscdRunning } from '../readers/pcsc-environment.js';
 import { PcscReaderProvider } from '../readers/pcsc-reader.js';
@@ -60,6 +61,11 @@ export interface RunOptions {
   seed?: number | undefined;
   /** Shared with other runs (the caller closes it); default: made for this run and closed after it. */
   resources?: RunResources | undefined;
+  /**
+   * Mistakes the mock portals make on purpose (harness/portal/flaws.ts), to prove that scenarios
+   * catch them: a negative scenario must then fail as a product defect. None by default.
+   */
+  portalFlaws?: readonly string[] | undefined;
 }
 
 /** Why a scenario cannot run with these options, or undefined when it can. */
@@ -140,6 +146,16 @@ export class RunResources {
       );
     }
     return image;
+  }
+
+  /**
+   * A card of another person from the same CA (a custom step's `otherCard`): issued once per run and
+   * name, with a My Number of its own — a namesake when the definition is the scenario's own.
+   */
+  issueOther(name: string): Promise<CardImage> {
+    const file = /[/\\]/.test(name) ? name : join(kCardDefinitionsDir, `${name}.yaml`);
+    const definition = loadCardDefinition(file);
+    return this.issue({ ...definition, description: `${definition.description} (another person: ${name})` });
   }
 
   async close(): Promise<void> {
@@ -363,6 +379,8 @@ async function runAttempt(ctx: RunContext, scenario: Scenario, definition: CardD
         baseUrl: options.baseUrl,
         trace: options.trace ?? true,
         log,
+        portalFlaws: options.portalFlaws,
+        issueOther: (name) => ctx.resources.issueOther(name),
       });
     } catch (e) {
       const failure = classify(e);

@@ -9,7 +9,8 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
-import { kPinLimits } from '../../emulator/index.js';
+import { createMemoryCard, kPinLimits } from '../../emulator/index.js';
+import { InProcessReader } from '../readers/in-process-reader.js';
 import { gotoSettled } from '../browser/navigation.js';
 import { AuthApp } from '../agents/phone/auth-app.js';
 import { CardActionError } from '../agents/card-actions.js';
@@ -63,6 +64,12 @@ export interface CustomStepContext {
   secret(value: string): string;
   /** Throw these to say whose fault a failure is (an Error of another kind is taken as the harness's). */
   fail: { product(message: string): Error; lab(message: string): Error };
+  /**
+   * Another person's card, from the same test CA, in an in-process reader of its own (a card
+   * definition name under scenarios/cards/, or a path): the victim of an identity attack, or a
+   * namesake when it is the scenario's own definition. Issued once per run and name.
+   */
+  otherCard(definition: string): Promise<{ reader: Reader; pins: { auth: string; sign: string; kenhojo: string; juki: string } }>;
 }
 
 export type CustomStep = (ctx: CustomStepContext) => Promise<void> | void;
@@ -530,6 +537,14 @@ async function customStep(module: string, exportName: string | undefined, args: 
       return value;
     },
     fail: { product: (m) => productDefect(m), lab: (m) => labProblem(m) },
+    otherCard: async (name) => {
+      const issue = world.options.issueOther;
+      if (!issue) throw harnessDefect('this run cannot issue other cards');
+      const image = await issue(name);
+      const reader = new InProcessReader(`Other card (${name})`, createMemoryCard(image));
+      const pins = image.pins;
+      return { reader, pins: { auth: pins.auth.value, sign: pins.sign.value, kenhojo: pins.kenhojo.value, juki: pins.juki.value } };
+    },
   };
   try {
     await (fn as CustomStep)(ctx);

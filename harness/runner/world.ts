@@ -11,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { CardDefinition } from '../../emulator/index.js';
+import type { CardDefinition, CardImage } from '../../emulator/index.js';
 import { startPcAgent, type PcAgent, type PinRequest } from '../agents/pc-agent/pc-agent.js';
 import { XidApp } from '../agents/phone/xid-app.js';
 import { startCitizenPortal } from '../portal/citizen/server.js';
@@ -118,6 +118,10 @@ export interface WorldOptions {
   /** Keeps a Playwright trace of the attempt (written only on failure). */
   trace: boolean;
   log: (line: string) => void;
+  /** Passed to the mock portals (harness/portal/flaws.ts). */
+  portalFlaws?: readonly string[] | undefined;
+  /** Another person's card from the run's CA (RunResources.issueOther). */
+  issueOther?: ((name: string) => Promise<CardImage>) | undefined;
 }
 
 export interface OutboxMessage {
@@ -210,7 +214,8 @@ export class ScenarioWorld {
         closers.push(() => app.close());
         return app;
       };
-      const trust = (): ReturnType<typeof portalOptionsFromCaDir> => portalOptionsFromCaDir(options.caDir, { db: ':memory:' });
+      const flaws = options.portalFlaws ?? [];
+      const trust = (): ReturnType<typeof portalOptionsFromCaDir> => portalOptionsFromCaDir(options.caDir, { db: ':memory:', flaws });
       if (options.portal === 'mynaportal' || options.portal === 'external') {
         agent = await startPcAgent({
           reader: options.slot.reader,
@@ -238,20 +243,22 @@ export class ScenarioWorld {
       } else if (options.portal === 'mynaportal') {
         const portal = observe(
           await startPortal({
-            ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false, now }),
+            ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false, now, flaws }),
             port: 0,
           }),
           'portal',
         );
         baseUrl = portal.url;
       } else if (options.portal === 'citizen') {
-        const { verifier, cardInfoPublicKey } = trust();
+        const { verifier, cardInfoPublicKey, holders } = trust();
         const clientSecret = randomBytes(24).toString('base64url');
         const redirectUris: string[] = [];
         const idp = observe(
           await startIdp({
             verifier,
             cardInfoPublicKey,
+            holders,
+            flaws,
             port: 0,
             cookieSecret: randomBytes(32).toString('base64url'),
             clients: [{ clientId: 'citizen-portal', clientSecret, name: 'のべおかポータル（テスト）', redirectUris: () => redirectUris }],
@@ -264,8 +271,8 @@ export class ScenarioWorld {
         redirectUris.push(`${citizen.url}/link/callback`);
         baseUrl = citizen.url;
       } else {
-        const { verifier, cardInfoPublicKey } = trust();
-        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, port: 0, testMode: true, now }), 'portal');
+        const { verifier, cardInfoPublicKey, holders } = trust();
+        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, holders, flaws, port: 0, testMode: true, now }), 'portal');
         baseUrl = myPage.url;
       }
       if (options.baseUrl && options.portal !== 'external') baseUrl = options.baseUrl.replace(/\/+$/, '');

@@ -23,9 +23,9 @@ export function portalOptionsFromCaArg(ca: string, settings: CaDirectorySettings
 }
 
 /** What a relying party beside the mock portal trusts of the test CA named by `--ca`. */
-export function caTrustFromCaArg(ca: string): { caDir: string; trust: Pick<PortalOptions, 'verifier' | 'cardInfoPublicKey'> } {
+export function caTrustFromCaArg(ca: string): { caDir: string; trust: Pick<PortalOptions, 'verifier' | 'cardInfoPublicKey' | 'holders'> } {
   const { caDir, options } = portalOptionsFromCaArg(ca, { db: ':memory:' });
-  return { caDir, trust: { verifier: options.verifier, cardInfoPublicKey: options.cardInfoPublicKey } };
+  return { caDir, trust: { verifier: options.verifier, cardInfoPublicKey: options.cardInfoPublicKey, holders: options.holders } };
 }
 
 /** `--db` as the portal opens it: ':memory:' as is, a file relative to the working directory. */

@@ -21,6 +21,7 @@ import type { RunResult } from '../../runner/results.js';
 import { runScenarios } from '../../runner/run.js';
 import { formatScenarioError, loadScenarios, type Scenario } from '../../runner/scenario.js';
 import type { OperatorAnswer } from '../../runner/steps.js';
+import { isPortalFlaw, kPortalFlaws } from '../../portal/flaws.js';
 import { UserError } from '../errors.js';
 import type { CommandContext } from '../main.js';
 import { kPackageRoot, outDir } from '../paths.js';
@@ -176,6 +177,7 @@ interface RunArgs {
   verbose: boolean;
   profile?: string | undefined;
   seed?: number | undefined;
+  portalFlaw?: string[] | undefined;
 }
 
 /** A profile by id or file, as a user error that lists the known ids when it is not found. */
@@ -194,6 +196,9 @@ export async function runCommand(ctx: CommandContext, args: RunArgs): Promise<Ru
   if (args.seed !== undefined && !Number.isInteger(args.seed)) throw new UserError(`--seed must be a whole number, not ${args.seed}`, 2);
   if (!Number.isInteger(args.workers) || args.workers < 1) throw new UserError(`--workers must be a whole number ≥ 1, not ${args.workers}`, 2);
   if (!Number.isInteger(args.retries) || args.retries < 0) throw new UserError(`--retries must be a whole number ≥ 0, not ${args.retries}`, 2);
+  for (const flaw of args.portalFlaw ?? []) {
+    if (!isPortalFlaw(flaw)) throw new UserError(`--portal-flaw "${flaw}" is not a flaw the mock portals know; use one of: ${kPortalFlaws.join(', ')}`, 2);
+  }
   if (args.baseUrl !== undefined && !/^https?:\/\/[^/]+/.test(args.baseUrl)) throw new UserError(`--base-url "${args.baseUrl}" is not an http(s) URL`, 2);
   const scenarios = selectScenarios({ paths: args.paths, suite: args.suite, grep: args.grep, shard: args.shard });
   if (args.list) {
@@ -239,6 +244,7 @@ export async function runCommand(ctx: CommandContext, args: RunArgs): Promise<Ru
       log,
       profile,
       seed: args.seed,
+      portalFlaws: args.portalFlaw,
     });
   } finally {
     process.off('SIGINT', onSignal);
@@ -301,6 +307,7 @@ export function registerRunCommands(parser: Argv, ctx: CommandContext): Argv {
           .option('step-timeout', { type: 'number', describe: 'Default time limit per step in ms (15000); a step\'s own timeoutMs wins' })
           .option('profile', { type: 'string', describe: 'Read the card through this device: a profile id (firmware-profiles/) or a profile file; scenarios that do not apply to it are skipped with the reason' })
           .option('seed', { type: 'number', describe: "Seed for the profile's fault odds (field drop, card moved), to repeat a run exactly (default 1)" })
+          .option('portal-flaw', { type: 'string', array: true, describe: `Build the mock portals with this mistake on purpose, to see the negative scenarios catch it as a product defect (${kPortalFlaws.join(', ')})` })
           .option('list', { type: 'boolean', default: false, describe: 'Print the selected scenarios and exit' })
           .option('verbose', { type: 'boolean', default: false, describe: 'Print the run log (agents, phone, portal events) on stderr as well as to <out>/run.log' })
           .example('$0 run --suite seeds', 'the seed guides\' flows on the in-process emulator')
@@ -323,6 +330,7 @@ export function registerRunCommands(parser: Argv, ctx: CommandContext): Argv {
           verbose: args.verbose,
           profile: args.profile,
           seed: args.seed,
+          portalFlaw: args['portal-flaw'],
         });
       },
     )

@@ -1,14 +1,17 @@
 /**
  * The phone app's API: the Digital Auth App-like app read the transaction from the QR code or the
  * deep link (`tx`, `t`), and proves the person with the card: challenge → the card signs it with the
- * authentication key (the 4-digit PIN stays on the phone) → complete. A certificate the IdP has not
- * met asks for the card info once (the basic 4, checked against the card-info key), which links the
- * certificate to the person. The transaction token is the phone's credential; no cookies here.
+ * authentication key (the 4-digit PIN stays on the phone) → complete. Whose card it is, the issuer's
+ * certificate-to-person register says (the `sub` follows its person id, so a renewed card keeps it);
+ * a person the IdP has not met gives the card info once for the claims (the basic 4, checked
+ * against the card-info key and against the issuer's digest of that very card). The transaction
+ * token is the phone's credential; no cookies here.
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { verifyCardInfo } from '../card-info.js';
 import { PortalError } from '../errors.js';
+import { HolderDirectoryError, type CertificateHolder } from '../holders.js';
 import { IdpError } from './errors.js';
 import type { IdpContext } from './context.js';
 import { hashToken, type Transaction } from './store.js';
@@ -37,6 +40,25 @@ export async function appRoutes(app: FastifyInstance, { ctx }: { ctx: IdpContext
     if (transaction.state === 'authenticated') throw new IdpError('TRANSACTION_USED', 'the transaction is already authenticated');
     if (transaction.state === 'failed') throw new IdpError('TRANSACTION_USED', 'the transaction failed; start again');
     return transaction;
+  };
+
+  /** The certificate's holder at the issuer's register; a refusal fails the transaction, so the PC page can say why. */
+  const holderOrRefuse = async (transaction: Transaction, issuer: string, serial: string): Promise<CertificateHolder> => {
+    let holder: CertificateHolder | undefined;
+    try {
+      holder = await ctx.holders.holderOf(issuer, serial);
+    } catch (e) {
+      if (!(e instanceof HolderDirectoryError)) throw e;
+      transaction.state = 'failed';
+      transaction.failure = '電子証明書の所有者情報を確認できませんでした。';
+      throw new IdpError('HOLDER_UNAVAILABLE', e.message);
+    }
+    if (!holder) {
+      transaction.state = 'failed';
+      transaction.failure = 'この利用者証明用電子証明書の所有者を確認できませんでした。';
+      throw new IdpError('HOLDER_UNKNOWN', `the issuer's register knows no holder of certificate ${serial}`);
+    }
+    return holder;
   };
 
   app.post('/api/app/challenge', { schema: bodySchema({}, []) }, async (request) => {
@@ -71,6 +93,19 @@ export async function appRoutes(app: FastifyInstance, { ctx }: { ctx: IdpContext
         transaction.state = 'authenticated';
         return { next: 'done' };
       }
+      if (!ctx.flaws.has('trust-client-card-info')) {
+        // Whose card it is, the issuer says; the card info only supplies the claims, and must be this card's.
+        const holder = await holderOrRefuse(transaction, result.certificate.issuer, result.certificate.serial);
+        const holderSub = ctx.store.subjectOfHolder(holder.person);
+        if (ctx.store.person(holderSub)) {
+          // A renewed card of a person met before: the same sub, the claims already verified.
+          ctx.store.linkRenewedCertificate(certificateKey, holderSub);
+          transaction.sub = holderSub;
+          transaction.state = 'authenticated';
+          return { next: 'done' };
+        }
+        transaction.holder = holder;
+      }
       transaction.certificateKey = certificateKey;
       transaction.state = 'card-info';
       return { next: 'card-info' };
@@ -85,16 +120,19 @@ export async function appRoutes(app: FastifyInstance, { ctx }: { ctx: IdpContext
       const transaction = open(body);
       const certificateKey = transaction.certificateKey;
       if (transaction.state !== 'card-info' || !certificateKey) throw new IdpError('TRANSACTION_STATE', 'the card info is asked for only after the card authenticated');
+      const holder = transaction.holder;
+      if (!holder && !ctx.flaws.has('trust-client-card-info')) throw new IdpError('TRANSACTION_STATE', 'the issuer was not asked about this certificate');
       let person;
       try {
-        person = verifyCardInfo(fromBase64(body.basic4), fromBase64(body.basic4Signature), ctx.cardInfoKey);
+        person = verifyCardInfo(fromBase64(body.basic4), fromBase64(body.basic4Signature), ctx.cardInfoKey, holder);
       } catch (e) {
         if (!(e instanceof PortalError)) throw e;
         transaction.state = 'failed';
-        transaction.failure = 'マイナンバーカードの券面事項を確認できませんでした。';
-        throw new IdpError('CARD_INFO_INVALID', e.detail ?? e.message);
+        const mismatch = e.code === 'CARD_INFO_MISMATCH';
+        transaction.failure = mismatch ? '券面事項が、認証に使われたマイナンバーカードのものではありません。' : 'マイナンバーカードの券面事項を確認できませんでした。';
+        throw new IdpError(mismatch ? 'CARD_INFO_MISMATCH' : 'CARD_INFO_INVALID', e.detail ?? e.message);
       }
-      transaction.sub = ctx.store.linkCertificate(certificateKey, person);
+      transaction.sub = ctx.store.linkCertificate(certificateKey, person, holder ? ctx.store.subjectOfHolder(holder.person) : undefined);
       transaction.state = 'authenticated';
       return { next: 'done' };
     },

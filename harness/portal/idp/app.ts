@@ -9,6 +9,8 @@ import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { cardInfoKeyFrom } from '../card-info.js';
+import { flawSet, type PortalFlaw } from '../flaws.js';
+import type { HolderDirectory } from '../holders.js';
 import type { Verifier } from '../verification/types.js';
 import { appRoutes } from './app-routes.js';
 import type { IdpClient, IdpContext } from './context.js';
@@ -31,6 +33,10 @@ export interface IdpOptions {
   verifier: Verifier;
   /** The card-info AP's public key (KeyObject, PEM or DER SPKI). */
   cardInfoPublicKey: KeyObject | Uint8Array;
+  /** The issuer's certificate-to-person register (../holders.ts). */
+  holders: HolderDirectory;
+  /** Mistakes to make on purpose (../flaws.ts): `trust-client-card-info`. */
+  flaws?: readonly (PortalFlaw | string)[];
   /** Signs the browser cookie; at least 16 characters. */
   cookieSecret: string;
   /** The ID token key; generated when absent. */
@@ -53,6 +59,8 @@ export async function buildIdpApp(options: IdpOptions): Promise<FastifyInstance>
     clients: options.clients,
     verifier: options.verifier,
     cardInfoKey: cardInfoKeyFrom(options.cardInfoPublicKey),
+    holders: options.holders,
+    flaws: flawSet(options.flaws),
     signingKey: signingKeyFrom(options.signingKey),
     store: new IdpStore(options.subjectSecret ?? randomBytes(32).toString('base64url')),
     now: options.now ?? (() => new Date()),

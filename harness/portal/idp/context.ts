@@ -1,5 +1,7 @@
 /** What the IdP's route plugins share. */
 import type { KeyObject } from 'node:crypto';
+import type { PortalFlaw } from '../flaws.js';
+import type { HolderDirectory } from '../holders.js';
 import type { Verifier } from '../verification/types.js';
 import type { SigningKey } from './jwt.js';
 import type { IdpStore } from './store.js';
@@ -18,6 +20,9 @@ export interface IdpContext {
   clients: readonly IdpClient[];
   verifier: Verifier;
   cardInfoKey: KeyObject;
+  /** The issuer's certificate-to-person register: the `sub` follows the person it names. */
+  holders: HolderDirectory;
+  flaws: ReadonlySet<PortalFlaw>;
   signingKey: SigningKey;
   store: IdpStore;
   now: () => Date;

@@ -24,6 +24,9 @@ export const kIdpErrors = {
   TRANSACTION_STATE: { status: 409, message: 'この手順は今は行えません。' },
   SIGNATURE_INVALID: { status: 400, message: 'マイナンバーカードによる認証に失敗しました。' },
   CARD_INFO_INVALID: { status: 400, message: 'マイナンバーカードの券面事項を確認できませんでした。' },
+  CARD_INFO_MISMATCH: { status: 403, message: '券面事項が、認証に使われたマイナンバーカードのものではありません。' },
+  HOLDER_UNKNOWN: { status: 401, message: 'この利用者証明用電子証明書の所有者を確認できませんでした。' },
+  HOLDER_UNAVAILABLE: { status: 503, message: '電子証明書の所有者情報を確認できませんでした。しばらくしてからお試しください。' },
   NOT_FOUND: { status: 404, message: 'ページが見つかりません。' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

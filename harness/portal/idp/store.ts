@@ -2,9 +2,11 @@
  * What the IdP remembers, in memory (it is a test double: a restart forgets every transaction,
  * code and token, as a real IdP's would expire anyway): the authentication transactions the phone
  * app completes, the authorization codes, the access tokens, and the people it has met — each a
- * stable subject id and the basic 4 it verified, with the authentication certificates linked to them.
+ * stable subject id (from the issuer's person id) and the basic 4 it verified, with the
+ * authentication certificates linked to them.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
+import type { CertificateHolder } from '../holders.js';
 import type { PersonIdentity } from '../store.js';
 
 /** An /authorize request that passed validation. */
@@ -30,6 +32,8 @@ export interface Transaction {
   challenge?: Buffer;
   /** The certificate that signed it, while the card info is awaited (state 'card-info'). */
   certificateKey?: string;
+  /** Who the issuer says holds that certificate (absent only with the trust-client-card-info flaw). */
+  holder?: CertificateHolder;
   sub?: string;
   failure?: string;
   expiresAt: number;
@@ -69,19 +73,31 @@ export class IdpStore {
   constructor(private readonly _subjectSecret: string) {}
 
   /**
-   * The subject id of a person: keyed by what survives a move and a new card (name, birth date,
-   * sex), so that the same person keeps their `sub` with every card and every address.
+   * The subject id of the person the issuer's register calls `holder`: the same with every card of
+   * theirs and every address, and (an HMAC under the IdP's secret) unlinkable to the register's id.
+   */
+  subjectOfHolder(holder: string): string {
+    return createHmac('sha256', this._subjectSecret).update(`holder\n${holder}`).digest('base64url');
+  }
+
+  /**
+   * The subject id by name, birth date and sex: what the `trust-client-card-info` flaw does
+   * (../flaws.ts) — two people sharing them share a `sub`, and posted card info picks the person.
    */
   subjectOf(person: PersonIdentity): string {
     return createHmac('sha256', this._subjectSecret).update(`${person.name}\n${person.birth}\n${person.sex}`).digest('base64url');
   }
 
-  /** Records the person (their latest basic 4) and links the certificate to them; returns the sub. */
-  linkCertificate(certificateKey: string, person: PersonIdentity): string {
-    const sub = this.subjectOf(person);
+  /** Records the person (their latest basic 4) under `sub` and links the certificate to them; returns the sub. */
+  linkCertificate(certificateKey: string, person: PersonIdentity, sub = this.subjectOf(person)): string {
     this._persons.set(sub, person);
     this._certificates.set(certificateKey, sub);
     return sub;
+  }
+
+  /** Links one more certificate (a renewed card) to a person met before. */
+  linkRenewedCertificate(certificateKey: string, sub: string): void {
+    this._certificates.set(certificateKey, sub);
   }
 
   subjectOfCertificate(certificateKey: string): string | undefined {

@@ -8,6 +8,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { cardInfoKeyFrom } from '../card-info.js';
+import { flawSet, type PortalFlaw } from '../flaws.js';
+import type { HolderDirectory } from '../holders.js';
 import { buildSmallPortalApp, smallPortalBasics, type SmallPortalOptions } from '../shared/app.js';
 import type { Verifier } from '../verification/types.js';
 import { kOnlineApplications, type OnlineApplication } from './catalogue.js';
@@ -34,6 +36,10 @@ export interface MyPageOptions extends SmallPortalOptions {
   verifier: Verifier;
   /** The card-info AP's public key (KeyObject, PEM or DER SPKI). */
   cardInfoPublicKey: KeyObject | Uint8Array;
+  /** The issuer's certificate-to-person register (../holders.ts). */
+  holders: HolderDirectory;
+  /** Mistakes to make on purpose (../flaws.ts): `trust-client-card-info`. */
+  flaws?: readonly (PortalFlaw | string)[];
   /** The online applications listed on My Page; a small fixed catalogue by default. */
   applications?: readonly OnlineApplication[];
 }
@@ -50,6 +56,8 @@ export async function buildMyPageApp(options: MyPageOptions): Promise<FastifyIns
     transactions: new LinkTransactions(basics.now),
     verifier: options.verifier,
     cardInfoKey: cardInfoKeyFrom(options.cardInfoPublicKey),
+    holders: options.holders,
+    flaws: flawSet(options.flaws),
     applications: options.applications ?? kOnlineApplications,
     publicUrl: basics.publicUrl,
     now: basics.now,

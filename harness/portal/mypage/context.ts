@@ -1,6 +1,8 @@
 /** What My Page's route plugins share. */
 import type { KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PortalFlaw } from '../flaws.js';
+import type { HolderDirectory } from '../holders.js';
 import type { Verifier } from '../verification/types.js';
 import type { OnlineApplication } from './catalogue.js';
 import type { Outbox } from './codes.js';
@@ -16,6 +18,9 @@ export interface MyPageContext {
   transactions: LinkTransactions;
   verifier: Verifier;
   cardInfoKey: KeyObject;
+  /** The issuer's certificate-to-person register: whose card it is (../holders.ts). */
+  holders: HolderDirectory;
+  flaws: ReadonlySet<PortalFlaw>;
   applications: readonly OnlineApplication[];
   /** The portal's own URL as browsers and phones reach it. */
   publicUrl: () => string;

@@ -44,6 +44,17 @@ export const kMyPageMigrations: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 3,
+    name: 'card links keyed by the person the issuer names',
+    sql: `
+      -- The person behind a card is whom the issuer's certificate-to-person register says holds its
+      -- authentication certificate (../holders.ts), not whoever the posted card-info files name:
+      -- one account per person, and a renewed card (new certificate, same holder) stays with it.
+      ALTER TABLE card_links ADD COLUMN holder TEXT;
+      CREATE UNIQUE INDEX card_links_by_holder ON card_links (holder);
+    `,
+  },
 ];
 
 export function openMyPageDatabase(path: string): MyPageDatabase {

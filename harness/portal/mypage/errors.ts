@@ -31,6 +31,9 @@ export const kMyPageErrors = {
   CERTIFICATE_EXPIRED: { status: 400, message: 'マイナンバーカードの利用者証明用電子証明書の有効期限が切れています。市区町村の窓口で更新してください。' },
   CERTIFICATE_REVOKED: { status: 400, message: 'マイナンバーカードの利用者証明用電子証明書が失効しています。' },
   CARD_INFO_INVALID: { status: 400, message: 'マイナンバーカードの券面事項を確認できませんでした。' },
+  CARD_INFO_MISMATCH: { status: 403, message: '券面事項が、認証に使われたマイナンバーカードのものではありません。ご自身のカードで連携してください。' },
+  HOLDER_UNKNOWN: { status: 400, message: 'この利用者証明用電子証明書の所有者を確認できませんでした。' },
+  HOLDER_UNAVAILABLE: { status: 503, message: '電子証明書の所有者情報を確認できませんでした。しばらくしてからお試しください。' },
   CARD_ALREADY_LINKED: { status: 409, message: 'このマイナンバーカードはすでに別のアカウントに連携されています。連携済みのアカウントでログインしてください。' },
   INTERNAL_ERROR: { status: 500, message: 'エラーが発生しました。しばらくしてからお試しください。' },
 } as const satisfies Record<string, { status: number; message: string }>;

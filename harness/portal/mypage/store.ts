@@ -14,6 +14,8 @@ export interface Account {
 
 export interface CardLink extends PersonIdentity {
   certificateKey: string;
+  /** The issuer's person id for the card's holder; null only with the trust-client-card-info flaw. */
+  holder: string | null;
   linkedAt: string;
 }
 
@@ -30,7 +32,7 @@ export class MyPageStore extends AccountStore<Account> {
 
   cardLink(accountId: string): CardLink | undefined {
     return this._db
-      .prepare('SELECT certificate_key AS certificateKey, name, address, birth, sex, linked_at AS linkedAt FROM card_links WHERE account_id = ?')
+      .prepare('SELECT certificate_key AS certificateKey, holder, name, address, birth, sex, linked_at AS linkedAt FROM card_links WHERE account_id = ?')
       .get(accountId) as CardLink | undefined;
   }
 
@@ -39,15 +41,21 @@ export class MyPageStore extends AccountStore<Account> {
     return row?.id;
   }
 
+  /** The account whose card link belongs to the person the issuer calls `holder`. */
+  accountOfHolder(holder: string): string | undefined {
+    const row = this._db.prepare('SELECT account_id AS id FROM card_links WHERE holder = ?').get(holder) as { id: string } | undefined;
+    return row?.id;
+  }
+
   /** Links the card to the account, replacing the account's earlier card (a renewed card). */
   saveCardLink(accountId: string, link: CardLink): void {
     this._db
       .prepare(
-        `INSERT INTO card_links (account_id, certificate_key, name, address, birth, sex, linked_at) VALUES (?, ?, ?, ?, ?, ?, ?)
-         ON CONFLICT (account_id) DO UPDATE SET certificate_key = excluded.certificate_key, name = excluded.name, address = excluded.address,
-           birth = excluded.birth, sex = excluded.sex, linked_at = excluded.linked_at`,
+        `INSERT INTO card_links (account_id, certificate_key, holder, name, address, birth, sex, linked_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+         ON CONFLICT (account_id) DO UPDATE SET certificate_key = excluded.certificate_key, holder = excluded.holder, name = excluded.name,
+           address = excluded.address, birth = excluded.birth, sex = excluded.sex, linked_at = excluded.linked_at`,
       )
-      .run(accountId, link.certificateKey, link.name, link.address, link.birth, link.sex, link.linkedAt);
+      .run(accountId, link.certificateKey, link.holder, link.name, link.address, link.birth, link.sex, link.linkedAt);
   }
 
   postBoxEnabledAt(accountId: string): string | undefined {

@@ -85,7 +85,8 @@ export const accountRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = asy
     // 完了 without a confirmed draft (a stale B-02 after キャンセル, a crafted post): back to the form.
     if (!pending.draft) return reply.redirect('/account/new', 303);
     const now = ctx.now();
-    const existing = ctx.store.findPerson(pending.person);
+    // The issuer's person id decides; only the trust-client-card-info flaw leaves it out (flaws.ts).
+    const existing = pending.holder !== undefined ? ctx.store.findPersonByHolder(pending.holder) : ctx.store.findPerson(pending.person);
     let personId: string;
     if (existing) {
       // Registered meanwhile from another browser: this card joins that account, as a renewed card would.
@@ -94,7 +95,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = asy
         ctx.store.linkCertificate(personId, pending.certificate, pending.person.address, now);
       }
     } else {
-      personId = ctx.store.register(pending.person, pending.draft, pending.certificate, now);
+      personId = ctx.store.register(pending.person, pending.draft, pending.certificate, now, pending.holder);
     }
     ctx.store.logIn(session.id, personId, pending.certificate, now);
     const account = ctx.store.getAccount(personId)!;

@@ -22,8 +22,9 @@
  *
  * A signature is believed only when both hold: the CMS itself (parsed with pkijs; detached;
  * SHA-256; the message digest equals SHA-256 of the canonical document; the signature over the
- * signed attributes verifies with the included certificate) and the verification service's verdict
- * on that certificate and signature (kind 'sign': chain, validity, revocation).
+ * signed attributes verifies with the included certificate), the verification service's verdict
+ * on that certificate and signature (kind 'sign': chain, validity, revocation), and the applicant
+ * check: the person the signature certificate names is the applicant the document names.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
@@ -37,6 +38,7 @@ import { verifyCardInfo } from '../card-info.js';
 import { later, type PortalContext, type PortalPluginOptions } from '../context.js';
 import { isPortalErrorCode, kPortalErrors, PortalError, type PortalErrorCode } from '../errors.js';
 import { base64, kEmptyBody } from '../schemas.js';
+import { comparableText, signerIdentity } from '../signer-identity.js';
 import { kApplicationScript } from '../static/application-script.js';
 import type { ApplicationRow, SessionRow, SigningSessionRow } from '../store.js';
 import type { CertificateSummary, VerificationResult } from '../verification/types.js';
@@ -194,7 +196,31 @@ export async function verifyDocumentSignature(ctx: PortalContext, cms: Uint8Arra
   }
   if (result.code !== 'OK') throw new SignatureRefusal(kVerifierToSign[result.code] ?? 'INTERNAL_ERROR', result.detail, result.revocation);
   if (!result.certificate) throw new PortalError('SIGN_CERTIFICATE_UNSUPPORTED', 'the verifier did not identify the certificate');
+  if (!ctx.flaws.has('skip-applicant-check')) checkApplicant(certificate, document);
   return { certificate: result.certificate, signingTime: signingTime.toDate().toISOString() };
+}
+
+/**
+ * A valid signature is not yet the applicant's: the person the signature certificate names (its
+ * SAN, bound to the key that signed) must be the applicant the document names — same name and
+ * same address, compared as people write them (comparableText) — else APPLICANT_MISMATCH.
+ */
+function checkApplicant(certificate: pkijs.Certificate, document: Uint8Array): void {
+  let applicant: { name?: unknown; address?: unknown } | undefined;
+  try {
+    applicant = (JSON.parse(Buffer.from(document).toString('utf8')) as { applicant?: { name?: unknown; address?: unknown } }).applicant;
+  } catch {
+    applicant = undefined;
+  }
+  if (typeof applicant?.name !== 'string' || typeof applicant.address !== 'string') throw new PortalError('APPLICANT_MISMATCH', 'the document names no applicant');
+  const signer = signerIdentity(certificate);
+  if (signer.name === undefined || signer.address === undefined) throw new PortalError('APPLICANT_MISMATCH', 'the signature certificate names no person (no JPKI subjectAltName)');
+  if (comparableText(signer.name) !== comparableText(applicant.name)) {
+    throw new PortalError('APPLICANT_MISMATCH', `the document names the applicant ${applicant.name}, the signature certificate ${signer.name}`);
+  }
+  if (comparableText(signer.address) !== comparableText(applicant.address)) {
+    throw new PortalError('APPLICANT_MISMATCH', `the applicant's address in the document is not the one in the signature certificate`);
+  }
 }
 
 // --- events to the PC page -----------------------------------------------------------------------

@@ -63,7 +63,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       const session = requireSession(request);
       const nonce = spendNonce(ctx, request.body.nonce, { sessionId: session.id });
       const certificate = await verifyLoginSignature(ctx, nonce, request.body.signature, request.body.certificate);
-      return { next: finishSignatureStep(ctx, session.id, certificate) };
+      return { next: await finishSignatureStep(ctx, session.id, certificate) };
     },
   );
 

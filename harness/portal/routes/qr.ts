@@ -208,7 +208,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
       // The verifier took time: look again before acting on the browser session.
       const latest = phoneQrSession(ctx, s, t);
       if (latest.state !== 'challenged') throw new PortalError('QR_ALREADY_USED', `the QR session moved on to ${latest.state}`);
-      const next = finishSignatureStep(ctx, qr.browserSessionId, certificate);
+      const next = await failing(qr.id, () => finishSignatureStep(ctx, qr.browserSessionId, certificate));
       if (next === 'card-info') {
         ctx.store.moveQrSession(qr.id, ['challenged'], 'card-info', ctx.now());
       } else {

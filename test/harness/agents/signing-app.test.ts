@@ -42,7 +42,7 @@ describe('the signing app', () => {
   /** A new application on the logged-in PC, and its deep link. */
   async function handOff(): Promise<{ id: string; link: string; https: string }> {
     await pc.get('/applications/new');
-    const created = await pc.postForm('/applications/confirm', { name: '番号 太郎', address: '東京都千代田区1-1' });
+    const created = await pc.postForm('/applications/confirm', { name: '番号 太郎', address: '東京都千代田区霞が関二丁目1番2号' });
     const id = String(created.headers.location).split('/')[2]!;
     await pc.get(`/applications/${id}/confirm`);
     const start = (await pc.postJson(`/api/applications/${id}/signing`, {})).json<{ link: string; https: string }>();

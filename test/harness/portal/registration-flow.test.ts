@@ -20,8 +20,8 @@ describe('first login, registration and the main menu', () => {
   beforeAll(async () => {
     world = caWorld();
     card = await world.issue('adult');
-    // A second card for the same identity: new keys, new certificate serials (a renewal).
-    renewed = await world.issue('adult');
+    // A second card of the same person (the issuer knows them by their My Number): new keys, new certificate serials.
+    renewed = await world.renew(card);
     other = await world.issue('revoked-after-move');
     // Started after issuance: certificates are not valid before the second they were issued.
     clock = new TestClock();

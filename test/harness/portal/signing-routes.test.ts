@@ -69,7 +69,7 @@ describe('online application with an electronic signature', () => {
   /** AP-01 → AP-02: returns the application id. */
   async function apply(browser: Browser, fields: Record<string, string> = {}): Promise<string> {
     await browser.get('/applications/new');
-    const response = await browser.postForm('/applications/confirm', { recipient: 'テスト市', title: '〇〇ポイント申請', name: '番号 太郎', address: '東京都千代田区1-1', phone: '03-1234-5678', note: '', ...fields });
+    const response = await browser.postForm('/applications/confirm', { recipient: 'テスト市', title: '〇〇ポイント申請', name: '番号 太郎', address: '東京都千代田区霞が関二丁目1番2号', phone: '03-1234-5678', note: '', ...fields });
     expect(response.statusCode).toBe(303);
     const id = /^\/applications\/([A-Za-z0-9_-]+)\/confirm$/.exec(String(response.headers.location))![1]!;
     await browser.get(`/applications/${id}/confirm`);
@@ -102,7 +102,7 @@ describe('online application with an electronic signature', () => {
   beforeAll(async () => {
     world = caWorld();
     adult = await world.issue('adult');
-    renewed = await world.issue('adult');
+    renewed = await world.renew(adult);
     moved = await world.issue('revoked-after-move');
     expired = await world.issue('expired-certificates');
     clock = new TestClock();
@@ -170,7 +170,7 @@ describe('online application with an electronic signature', () => {
     const parsed = JSON.parse(document.toString('utf8')) as Record<string, unknown>;
     expect(document.toString('utf8')).toBe(canonicalJson(parsed));
     expect(Object.keys(parsed)).toEqual([...Object.keys(parsed)].sort());
-    expect(parsed).toMatchObject({ applicationId: id, applicant: { name: '番号 太郎', address: '東京都千代田区1-1' }, version: 1 });
+    expect(parsed).toMatchObject({ applicationId: id, applicant: { name: '番号 太郎', address: '東京都千代田区霞が関二丁目1番2号' }, version: 1 });
 
     const cms = await cmsOf(adult, 'JPKI2026', document);
     const done = await complete(start, cms);
@@ -214,7 +214,7 @@ describe('online application with an electronic signature', () => {
   });
 
   it('refuses a document tampered after signing, at the signing app and at 申請する', async () => {
-    const id = await apply(other, { name: '転居 次郎' });
+    const id = await apply(other, { name: '転居 次郎', address: '宮城県仙台市青葉区国分町三丁目7番1号' });
     const start = await startSigning(other, id);
     const { document } = await documentOf(start);
     // Another document signed: the message digest does not match.
@@ -275,7 +275,7 @@ describe('online application with an electronic signature', () => {
   });
 
   it('refuses revoked and expired signature certificates with the reason', async () => {
-    const id = await apply(other, { name: '転居 次郎' });
+    const id = await apply(other, { name: '転居 次郎', address: '宮城県仙台市青葉区国分町三丁目7番1号' });
     const start = await startSigning(other, id);
     const { document } = await documentOf(start);
     const revoked = await complete(start, await cmsOf(moved, 'MOVED2026', document));

@@ -300,8 +300,8 @@ describe('jpki-hil run: an external portal', () => {
     // The "staging site" here is a My Page started on its own, trusting a CA the runner does not know.
     const ca = join(dir.path, 'external-ca');
     expect((await cli('card', 'issue', '--ca', ca, '--out', join(dir.path, 'external-card.json'))).code).toBe(0);
-    const { verifier, cardInfoPublicKey } = portalOptionsFromCaDir(ca, { db: ':memory:' });
-    const site = await startMyPage({ verifier, cardInfoPublicKey, port: 0 });
+    const { verifier, cardInfoPublicKey, holders } = portalOptionsFromCaDir(ca, { db: ':memory:' });
+    const site = await startMyPage({ verifier, cardInfoPublicKey, holders, port: 0 });
     try {
       scenario(
         'external',

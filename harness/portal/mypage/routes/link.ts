@@ -4,14 +4,17 @@
  * has answered (→ マイページ, 連携済み) or was refused (→ the reason). The phone side (JSON, no
  * cookies; the transaction's token is the credential): the challenge, then the card's
  * authentication signature over it with the certificate and the basic 4 with EF 0003. The portal
- * checks the signature (chain, validity, revocation; an authentication certificate), the basic 4
- * against the card-info key, and that the card is not linked to another account.
+ * checks the signature (chain, validity, revocation; an authentication certificate), asks the
+ * issuer's certificate-to-person register whose card it is, checks the basic 4 against the
+ * card-info key and against the issuer's digest of that card, and that the person is not linked
+ * to another account.
  */
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
 import { verifyCardInfo } from '../../card-info.js';
 import { PortalError } from '../../errors.js';
+import { HolderDirectoryError, type CertificateHolder } from '../../holders.js';
 import type { PersonIdentity } from '../../store.js';
 import { loggedIn, sendHtml, type MyPageContext } from '../context.js';
 import { MyPageError } from '../errors.js';
@@ -105,17 +108,29 @@ export async function xidApiRoutes(app: FastifyInstance, { ctx }: { ctx: MyPageC
         { at: ctx.now() },
       );
       if (result.code !== 'OK' || !result.certificate) return refuse(transaction, new MyPageError(result.code === 'OK' ? 'UNSUPPORTED_CERTIFICATE' : result.code, result.detail));
+      // Whose card it is, the issuer says; the card-info files only fill the profile in, and must be this card's.
+      let holder: CertificateHolder | undefined;
+      if (!ctx.flaws.has('trust-client-card-info')) {
+        try {
+          holder = await ctx.holders.holderOf(result.certificate.issuer, result.certificate.serial);
+        } catch (e) {
+          if (!(e instanceof HolderDirectoryError)) throw e;
+          return refuse(transaction, new MyPageError('HOLDER_UNAVAILABLE', e.message));
+        }
+        if (!holder) return refuse(transaction, new MyPageError('HOLDER_UNKNOWN', `the issuer's register knows no holder of certificate ${result.certificate.serial}`));
+      }
       let person: PersonIdentity;
       try {
-        person = verifyCardInfo(Buffer.from(body.basic4, 'base64'), Buffer.from(body.basic4Signature, 'base64'), ctx.cardInfoKey);
+        person = verifyCardInfo(Buffer.from(body.basic4, 'base64'), Buffer.from(body.basic4Signature, 'base64'), ctx.cardInfoKey, holder);
       } catch (e) {
         if (!(e instanceof PortalError)) throw e;
-        return refuse(transaction, new MyPageError('CARD_INFO_INVALID', e.detail ?? e.message));
+        return refuse(transaction, new MyPageError(e.code === 'CARD_INFO_MISMATCH' ? 'CARD_INFO_MISMATCH' : 'CARD_INFO_INVALID', e.detail ?? e.message));
       }
       const certificateKey = `${result.certificate.issuer}\n${result.certificate.serial}`;
-      const owner = ctx.store.accountOfCertificate(certificateKey);
-      if (owner !== undefined && owner !== transaction.accountId) return refuse(transaction, new MyPageError('CARD_ALREADY_LINKED', 'the certificate is linked to another account'));
-      ctx.store.saveCardLink(transaction.accountId, { ...person, certificateKey, linkedAt: ctx.now().toISOString() });
+      // One account per person: a renewed card of theirs (another certificate) is theirs too.
+      const owner = ctx.store.accountOfCertificate(certificateKey) ?? (holder ? ctx.store.accountOfHolder(holder.person) : undefined);
+      if (owner !== undefined && owner !== transaction.accountId) return refuse(transaction, new MyPageError('CARD_ALREADY_LINKED', 'the card holder is linked to another account'));
+      ctx.store.saveCardLink(transaction.accountId, { ...person, certificateKey, holder: holder?.person ?? null, linkedAt: ctx.now().toISOString() });
       transaction.state = 'linked';
       transaction.challenge = undefined;
       return { linked: true, name: person.name };

@@ -190,9 +190,9 @@ export interface InjectWorld {
   close(): Promise<void>;
 }
 
-function trustFromCaDir(caDir: string): { verifier: ReturnType<typeof portalOptionsFromCaDir>['verifier']; cardInfoPublicKey: Uint8Array } {
+function trustFromCaDir(caDir: string): Pick<ReturnType<typeof portalOptionsFromCaDir>, 'verifier' | 'holders'> & { cardInfoPublicKey: Uint8Array } {
   const options = portalOptionsFromCaDir(caDir, { db: ':memory:' });
-  return { verifier: options.verifier, cardInfoPublicKey: options.cardInfoPublicKey as Uint8Array };
+  return { verifier: options.verifier, cardInfoPublicKey: options.cardInfoPublicKey as Uint8Array, holders: options.holders };
 }
 
 function client(redirectUris: IdpClient['redirectUris']): IdpClient {

@@ -15,6 +15,7 @@ import type { OutboxMessage } from '../../../../harness/portal/mypage/codes.js';
 import { startMyPage, type RunningMyPage } from '../../../../harness/portal/mypage/server.js';
 import { portalOptionsFromCaDir } from '../../../../harness/portal/portal-options.js';
 import type { Verifier } from '../../../../harness/portal/verification/types.js';
+import type { HolderDirectory } from '../../../../harness/portal/holders.js';
 import { InProcessReader } from '../../../../harness/readers/in-process-reader.js';
 import { definition, tempDir } from '../../../support/cards.js';
 import { InjectBrowser, injectFetch, TestClock } from '../../citizen/support/citizen-env.js';
@@ -34,7 +35,7 @@ interface WorldOptions {
   prepare?: (setup: CardSetup) => void;
 }
 
-async function setUp(prefix: string, options: WorldOptions): Promise<{ dir: ReturnType<typeof tempDir>; setup: CardSetup; verifier: Verifier; cardInfoPublicKey: Uint8Array; reader: InProcessReader }> {
+async function setUp(prefix: string, options: WorldOptions): Promise<{ dir: ReturnType<typeof tempDir>; setup: CardSetup; verifier: Verifier; cardInfoPublicKey: Uint8Array; holders: HolderDirectory; reader: InProcessReader }> {
   const dir = tempDir(prefix);
   const ca = initCa(join(dir.path, 'ca'));
   const def = definition(options.card ?? 'adult');
@@ -42,7 +43,7 @@ async function setUp(prefix: string, options: WorldOptions): Promise<{ dir: Retu
   options.prepare?.(setup);
   const trust = portalOptionsFromCaDir(join(dir.path, 'ca'), { db: ':memory:' });
   const reader = new InProcessReader('Emulated reader 0', createMemoryCard(setup.issued.image));
-  return { dir, setup, verifier: trust.verifier, cardInfoPublicKey: trust.cardInfoPublicKey as Uint8Array, reader };
+  return { dir, setup, verifier: trust.verifier, cardInfoPublicKey: trust.cardInfoPublicKey as Uint8Array, holders: trust.holders, reader };
 }
 
 function cardPins(def: CardDefinition): { auth: string; kenhojo: string } {
@@ -62,9 +63,9 @@ export interface InjectWorld {
 }
 
 export async function injectWorld(options: WorldOptions & { testMode?: boolean } = {}): Promise<InjectWorld> {
-  const { dir, setup, verifier, cardInfoPublicKey, reader } = await setUp('jpki-hil-mypage-', options);
+  const { dir, setup, verifier, cardInfoPublicKey, holders, reader } = await setUp('jpki-hil-mypage-', options);
   const clock = new TestClock();
-  const app = await buildMyPageApp({ publicUrl: kMyPageUrl, verifier, cardInfoPublicKey, now: clock.now, testMode: options.testMode ?? true });
+  const app = await buildMyPageApp({ publicUrl: kMyPageUrl, verifier, cardInfoPublicKey, holders, now: clock.now, testMode: options.testMode ?? true });
   return {
     setup,
     clock,
@@ -92,8 +93,8 @@ export interface BrowserWorld {
 }
 
 export async function browserWorld(options: WorldOptions = {}): Promise<BrowserWorld> {
-  const { dir, setup, verifier, cardInfoPublicKey, reader } = await setUp('jpki-hil-mypage-browser-', options);
-  const myPage = await startMyPage({ verifier, cardInfoPublicKey, testMode: true });
+  const { dir, setup, verifier, cardInfoPublicKey, holders, reader } = await setUp('jpki-hil-mypage-browser-', options);
+  const myPage = await startMyPage({ verifier, cardInfoPublicKey, holders, testMode: true });
   const browser = await launchChromium();
   return {
     setup,

@@ -79,8 +79,10 @@ export class TestCard {
 export interface CaWorld {
   dir: string;
   caDir: string;
-  /** Issues a card from scenarios/cards/<name>.yaml with this CA. */
+  /** Issues a card from scenarios/cards/<name>.yaml with this CA: each issuance is another person (a My Number of their own). */
   issue(name: string, change?: (d: CardDefinition) => CardDefinition): Promise<TestCard>;
+  /** A renewed card of the holder of `card`: new keys and certificates, the same person (My Number) for the issuer. */
+  renew(card: TestCard, name?: string): Promise<TestCard>;
   remove(): void;
 }
 
@@ -91,6 +93,10 @@ export function caWorld(): CaWorld {
     caDir: join(dir.path, 'ca'),
     async issue(name, change) {
       const fixture = await issueFixture(dir.path, name, change);
+      return new TestCard(fixture.image, fixture.definition.pins.auth);
+    },
+    async renew(card, name = 'adult') {
+      const fixture = await issueFixture(dir.path, name, (d) => ({ ...d, identity: { ...d.identity, myNumber: card.image.identity.myNumber } }));
       return new TestCard(fixture.image, fixture.definition.pins.auth);
     },
     remove: () => dir.remove(),
