@@ -161,10 +161,14 @@ export function readCardImage(path: string): CardImage {
 function parseCardImage(text: string, path: string): CardImage {
   if (text.trim() === '') throw new CardImageError('(root)', 'the file is empty; issue the card again with jpki-hil card issue', path);
   let json: unknown;
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000e-\u001f]/.test(text)) throw new CardImageError('(root)', 'the file is binary, not a card image (JSON); is this the right file?', path);
   try {
     json = JSON.parse(text);
   } catch (e) {
-    throw new CardImageError('(root)', `not valid JSON (${(e as Error).message})`, path);
+    // The parser quotes the text around the error: keep the message to one short line.
+    const why = (e as Error).message.replace(/\s+/g, ' ').slice(0, 120);
+    throw new CardImageError('(root)', `not valid JSON (${why})`, path);
   }
   return validateCardImage(json, path);
 }

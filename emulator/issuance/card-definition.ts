@@ -122,11 +122,14 @@ export function loadCardDefinition(path: string): CardDefinition {
   } catch (e) {
     throw new Error(`cannot read card definition ${path}: ${(e as Error).message}`);
   }
-  if (text.includes('\u0000')) throw new CardDefinitionError(path, '(syntax)', 'the file is binary, not YAML');
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000e-\u001f]/.test(text)) throw new CardDefinitionError(path, '(syntax)', 'the file is binary, not YAML');
+  // An empty file is a mistake more often than a wish for every default: `{}` says the latter.
+  if (text.trim() === '') throw new CardDefinitionError(path, '(root)', 'the file is empty; write the fields to set, or {} for every default');
   const doc = parseDocument(text, { keepSourceTokens: false });
   if (doc.errors.length > 0) {
     const err = doc.errors[0]!;
-    throw new CardDefinitionError(path, '(syntax)', err.message.split('\n')[0] ?? 'YAML error', err.linePos?.[0]?.line);
+    throw new CardDefinitionError(path, '(syntax)', (err.message.split('\n')[0] ?? 'YAML error').slice(0, 160), err.linePos?.[0]?.line);
   }
   const lineOf = (fieldPath: (string | number)[]): number | undefined => {
     const node = doc.getIn(fieldPath, true) as { range?: [number, number, number] } | undefined;
