@@ -11,4 +11,14 @@ if (!existsSync(main)) {
   process.exit(1);
 }
 const { run } = await import(pathToFileURL(main).href);
+// SIGINT and SIGTERM end a command at once (exit 130 / 143) through process.exit, so that exit
+// handlers run (card image locks are released); writes are atomic, so nothing is left half-written.
+// A command that listens for the signal itself (the servers, `run`) shuts down in its own way.
+for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]]) {
+  const fallback = () => {
+    if (process.listenerCount(signal) === baseline[signal]) process.exit(code);
+  };
+  process.on(signal, fallback);
+}
+const baseline = { SIGINT: process.listenerCount('SIGINT'), SIGTERM: process.listenerCount('SIGTERM') };
 process.exitCode = await run(process.argv.slice(2));

@@ -8,8 +8,9 @@ export { kPinIds, type PinId } from './card/file-system.js';
 export { kCardOptionChoices, kCardOptionNames, kDefaultCardOptions, type CardOptionName, type CardOptions } from './card/options.js';
 export { pinFormatProblem } from './card/pin-verification.js';
 export { CardImageError, validateCardImage, type CardImage } from './image/card-image.js';
-export { FileImageStore, MemoryImageStore, readCardImage, serializeCardImage, writeFileAtomic, type CardImageStore } from './image/image-store.js';
-export { createCard, createMemoryCard, openCardFile } from './open-card.js';
+export { FileImageStore, makeDirectories, MemoryImageStore, parseAtomicTempName, readCardImage, removeStaleTempFiles, serializeCardImage, writeFileAtomic, type CardImageStore } from './image/image-store.js';
+export { CardImageLockedError, lockCardImage, lockDirOf, type CardImageLock, type LockHolder } from './image/image-lock.js';
+export { closeCardFile, createCard, createMemoryCard, openCardFile } from './open-card.js';
 export {
   CardDefinitionError,
   kAtrPresets,
@@ -21,7 +22,7 @@ export {
   type RevocationReason,
 } from './issuance/card-definition.js';
 export { isValidMyNumber, randomMyNumber } from './issuance/my-number.js';
-export { issueCard, kCardInfoPublicKeyFile, kPinLimits, revokeCardCertificate, type IssuedCardImage } from './issuance/issue-card.js';
+export { CardFromAnotherCaError, issueCard, kCardInfoPublicKeyFile, kPinLimits, revokeCardCertificate, type IssuedCardImage } from './issuance/issue-card.js';
 export { crlNextUpdates, decodeSignatureIdentity, initCa, loadCa, publishCrls, refreshCrlsIfStale, type TestCa } from './issuance/test-ca.js';
 export { kReportSignerAuthority, kReportSignerFiles, reportSigner, reportSignerCaFile, type ReportSigner, type ReportSignerOptions } from './issuance/report-signer.js';
 export { kJpkiAid } from './applets/jpki.js';

@@ -3,6 +3,7 @@
  * lifecycle, options) as one versioned JSON document. Issuance writes it; the runtime loads it
  * and writes back every PIN-counter change.
  */
+import { createPrivateKey } from 'node:crypto';
 import { kPinIds, type PinId } from '../card/file-system.js';
 import { fromBase64 } from '../../iso7816/bytes.js';
 import { readTlv, readTlvList } from '../../iso7816/tlv.js';
@@ -112,6 +113,18 @@ function fileMap(value: Json, field: string): Record<string, string> {
   return map as Record<string, string>;
 }
 
+/** A PKCS#8 PEM RSA private key that OpenSSL can load: the card signs with it. */
+function privateKey(value: Json, field: string): void {
+  const pem = str(value, field, /-----BEGIN PRIVATE KEY-----/, 'a PKCS#8 PEM private key');
+  let key;
+  try {
+    key = createPrivateKey(pem);
+  } catch (e) {
+    throw new CardImageError(field, `is not a readable PKCS#8 private key (${(e as Error).message.split('\n')[0]}); issue the card again`);
+  }
+  if (key.asymmetricKeyType !== 'rsa') throw new CardImageError(field, `is an ${key.asymmetricKeyType ?? 'unknown'} key; the card signs with RSA`);
+}
+
 function pinState(value: Json, field: string): PinState {
   const p = obj(value, field);
   const v = str(p.value, `${field}.value`);
@@ -201,8 +214,8 @@ export function validateCardImage(value: Json, file?: string): CardImage {
     const jpki = obj(applets.jpki, 'applets.jpki');
     fileMap(jpki.files, 'applets.jpki.files');
     const keys = obj(jpki.keys, 'applets.jpki.keys');
-    str(keys.auth, 'applets.jpki.keys.auth', /-----BEGIN PRIVATE KEY-----/, 'a PKCS#8 PEM private key');
-    if (keys.sign !== undefined) str(keys.sign, 'applets.jpki.keys.sign', /-----BEGIN PRIVATE KEY-----/, 'a PKCS#8 PEM private key');
+    privateKey(keys.auth, 'applets.jpki.keys.auth');
+    if (keys.sign !== undefined) privateKey(keys.sign, 'applets.jpki.keys.sign');
     const kenhojoFiles = fileMap(obj(applets.kenhojo, 'applets.kenhojo').files, 'applets.kenhojo.files');
     const kenkakuFiles = fileMap(obj(applets.kenkaku, 'applets.kenkaku').files, 'applets.kenkaku.files');
     if (root.options === undefined || !Object.hasOwn(obj(root.options, 'options'), 'tlvLongLength')) {

@@ -3,13 +3,14 @@
  * who it belongs to, its PINs and counters, certificate validity and revocation, lifecycle and
  * the options for behaviours of the real card that are unknown. Issuance turns one into an image.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { parseDocument } from 'yaml';
 import { kPinIds, type PinId } from '../card/file-system.js';
 import { kCardOptionChoices, type CardOptions } from '../card/options.js';
 import { kWrongKeyChoices, type CardDefects, type WrongKey } from '../image/card-image.js';
 import type { Sex } from './identity.js';
+import { isValidMyNumber } from './my-number.js';
 
 export type RevocationReason =
   | 'unspecified'
@@ -112,14 +113,23 @@ const kTopKeys = ['id', 'description', 'identity', 'pins', 'tries', 'certificate
 export function loadCardDefinition(path: string): CardDefinition {
   let text: string;
   try {
+    const stat = statSync(path);
+    if (stat.isDirectory()) throw new Error('it is a directory; name a .yaml file');
+    if (!stat.isFile()) throw new Error('it is not a regular file');
+    // A definition is a page of YAML; a file of megabytes is the wrong file, and slow to parse.
+    if (stat.size > 1024 * 1024) throw new Error(`it is ${stat.size} bytes, far more than a card definition; is this the right file?`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
     throw new Error(`cannot read card definition ${path}: ${(e as Error).message}`);
   }
+  // eslint-disable-next-line no-control-regex
+  if (/[\u0000-\u0008\u000e-\u001f]/.test(text)) throw new CardDefinitionError(path, '(syntax)', 'the file is binary, not YAML');
+  // An empty file is a mistake more often than a wish for every default: `{}` says the latter.
+  if (text.trim() === '') throw new CardDefinitionError(path, '(root)', 'the file is empty; write the fields to set, or {} for every default');
   const doc = parseDocument(text, { keepSourceTokens: false });
   if (doc.errors.length > 0) {
     const err = doc.errors[0]!;
-    throw new CardDefinitionError(path, '(syntax)', err.message.split('\n')[0] ?? 'YAML error', err.linePos?.[0]?.line);
+    throw new CardDefinitionError(path, '(syntax)', (err.message.split('\n')[0] ?? 'YAML error').slice(0, 160), err.linePos?.[0]?.line);
   }
   const lineOf = (fieldPath: (string | number)[]): number | undefined => {
     const node = doc.getIn(fieldPath, true) as { range?: [number, number, number] } | undefined;
@@ -158,9 +168,19 @@ export function parseCardDefinition(raw: unknown, defaultId: string, fail: Fail)
   };
   const date = /^\d{4}-\d{2}-\d{2}$/;
   const d = kDefaultDefinition;
+  /** A date that exists (not 2020-02-30), as YYYY-MM-DD or, with `time`, an ISO time after it. */
+  const day = (obj: Record<string, unknown>, prefix: string, key: string, time = false): string | undefined => {
+    const s = text(obj, prefix, key, time ? /^\d{4}-\d{2}-\d{2}/ : date, 'a date YYYY-MM-DD');
+    if (s === undefined) return undefined;
+    const parsed = new Date(time && s.length > 10 ? s : `${s.slice(0, 10)}T00:00:00Z`);
+    if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== s.slice(0, 10)) fail(`${prefix}.${key}`, `"${s}" is not a date that exists (YYYY-MM-DD)`);
+    return s;
+  };
 
   const identity = section('identity');
   only(identity, 'identity', ['name', 'nameKana', 'address', 'birth', 'sex', 'myNumber', 'nameSubstitute', 'addressSubstitute']);
+  const myNumber = text(identity, 'identity', 'myNumber', /^\d{12}$/, '12 digits');
+  if (myNumber !== undefined && !isValidMyNumber(myNumber)) fail('identity.myNumber', `${myNumber} has a wrong check digit (the 12th digit); leave it out for a random valid one`);
   const pins = section('pins');
   only(pins, 'pins', ['auth', 'sign', 'kenhojo', 'juki']);
   const tries = section('tries');
@@ -227,9 +247,9 @@ export function parseCardDefinition(raw: unknown, defaultId: string, fail: Fail)
       name: text(identity, 'identity', 'name') ?? d.identity.name,
       nameKana: text(identity, 'identity', 'nameKana') ?? (identity.name === undefined ? d.identity.nameKana : undefined),
       address: text(identity, 'identity', 'address') ?? d.identity.address,
-      birth: text(identity, 'identity', 'birth', date, 'a date YYYY-MM-DD') ?? d.identity.birth,
+      birth: day(identity, 'identity', 'birth') ?? d.identity.birth,
       sex: (sex as Sex | undefined) ?? d.identity.sex,
-      myNumber: text(identity, 'identity', 'myNumber', /^\d{12}$/, '12 digits'),
+      myNumber,
       nameSubstitute: text(identity, 'identity', 'nameSubstitute'),
       addressSubstitute: text(identity, 'identity', 'addressSubstitute'),
     },
@@ -241,16 +261,16 @@ export function parseCardDefinition(raw: unknown, defaultId: string, fail: Fail)
     },
     tries: triesOut,
     certificates: {
-      issued: text(certificates, 'certificates', 'issued', /^\d{4}-\d{2}-\d{2}/, 'a date YYYY-MM-DD'),
-      notAfter: text(certificates, 'certificates', 'notAfter', /^\d{4}-\d{2}-\d{2}/, 'a date YYYY-MM-DD'),
+      issued: day(certificates, 'certificates', 'issued', true),
+      notAfter: day(certificates, 'certificates', 'notAfter', true),
       revoked,
       signature: signature as boolean | undefined,
     },
     card: {
       atr,
       lifecycle,
-      expiry: text(card, 'card', 'expiry', date, 'a date YYYY-MM-DD'),
-      periodOfStayEnds: text(card, 'card', 'periodOfStayEnds', date, 'a date YYYY-MM-DD'),
+      expiry: day(card, 'card', 'expiry'),
+      periodOfStayEnds: day(card, 'card', 'periodOfStayEnds'),
       securityCode: text(card, 'card', 'securityCode', /^\d{4}$/, '4 digits'),
       manufactureNumber: text(card, 'card', 'manufactureNumber', /^[A-Z0-9]{13}$/, '13 characters A-Z and 0-9'),
     },

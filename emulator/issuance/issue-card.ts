@@ -4,7 +4,7 @@
  * set by the holder — and applies what the definition asks for (revocations, expired
  * certificates, blocked PINs, a private key that does not match its certificate).
  */
-import { X509Certificate, createHash, createPrivateKey, createPublicKey, generateKeyPair, randomInt, type KeyObject } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPair, randomInt, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,6 +12,8 @@ import type { PinId } from '../card/file-system.js';
 import { kDefaultCardOptions } from '../card/options.js';
 import { ascii, concat, fromBase64, fromHex, toBase64, toHex } from '../../iso7816/bytes.js';
 import { readTlv, readTlvList } from '../../iso7816/tlv.js';
+import { parseDer } from './der.js';
+import { formatName, Oid, parseCertificate, type ParsedCertificate } from './x509.js';
 import type { CardImage, PinState } from '../image/card-image.js';
 import { kImageFormat, kImageVersion } from '../image/card-image.js';
 import { writeFileAtomic } from '../image/image-store.js';
@@ -241,10 +243,41 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
 }
 
 /** Revokes the certificate a card image carries (`ca revoke`); the serial is read from the certificate. */
+/** The card's certificate names another issuer than the CA asked to revoke it. */
+export class CardFromAnotherCaError extends Error {
+  override readonly name = 'CardFromAnotherCaError';
+}
+
+/**
+ * Why `cert` is not one of `ca`'s, else undefined. Serial numbers alone cannot tell: every test CA
+ * numbers its certificates alike, so a serial names a different person's certificate in another CA.
+ * The issuer name and the authority key identifier (the CA key's SHA-1 key id) both have to match.
+ */
+function foreignIssuer(ca: TestCa, kind: 'auth' | 'sign', cert: ParsedCertificate): string | undefined {
+  const authority = ca[kind];
+  const caSubject = formatName(parseCertificate(authority.certificate).subject);
+  const issuer = formatName(cert.issuer);
+  if (issuer !== caSubject) return `its issuer is "${issuer}", the CA's ${kind} authority is "${caSubject}"`;
+  const aki = cert.extensions.find((e) => e.oid === Oid.authorityKeyIdentifier);
+  const keyId = aki ? parseDer(aki.value).children.find((c) => c.tag === 0x80)?.value : undefined;
+  if (!keyId) return 'it has no authority key identifier';
+  if (toHex(keyId) !== toHex(authority.keyId)) return `its authority key identifier ${toHex(keyId)} is not the CA key's ${toHex(authority.keyId)}`;
+  return undefined;
+}
+
 export function revokeCardCertificate(ca: TestCa, image: CardImage, kind: 'auth' | 'sign', reason: RevocationReason): ReturnType<typeof revokeCertificate> {
   const file = image.applets.jpki.files[kind === 'auth' ? '000A' : '0001'];
   if (!file) throw new Error(`the card "${image.label}" has no ${kind === 'auth' ? 'authentication' : 'signature'} certificate`);
-  const serial = BigInt(`0x${new X509Certificate(fromBase64(file)).serialNumber}`);
+  const der = fromBase64(file);
+  let parsed;
+  try {
+    parsed = parseCertificate(der);
+  } catch {
+    throw new Error(`the ${kind} certificate of the card "${image.label}" (applets.jpki.files.${kind === 'auth' ? '000A' : '0001'}) is not an X.509 certificate`);
+  }
+  const problem = foreignIssuer(ca, kind, parsed);
+  if (problem) throw new CardFromAnotherCaError(`the ${kind} certificate of the card "${image.label}" was not issued by the test CA in ${ca.dir}: ${problem}; name the CA that issued the card with --dir`);
+  const serial = parsed.serial;
   try {
     return revokeCertificate(ca, serial, reason);
   } catch (e) {

@@ -7,10 +7,10 @@
  * State lives in one directory (see `kCaFiles`); `ca.json` is the ledger of issued certificates.
  */
 import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { equalBytes, toHex, type Bytes } from '../../iso7816/bytes.js';
-import { writeFileAtomic } from '../image/image-store.js';
+import { makeDirectories, parseAtomicTempName, removeStaleTempFiles, writeFileAtomic } from '../image/image-store.js';
 import type { Identity, Sex } from './identity.js';
 import { holderRegister, kCertificateHoldersFile, personIdFor } from './certificate-holders.js';
 import { childAt, decodeTime, parseDer } from './der.js';
@@ -181,8 +181,9 @@ export interface InitCaOptions {
 // Files
 
 
+/** A temporary file writeFileAtomic left (a killed writer): not part of the CA, not a stranger's file. */
 function isTempFile(name: string): boolean {
-  return /^\..+\.tmp-\d+-[0-9a-f]+$/.test(name);
+  return parseAtomicTempName(name) !== undefined;
 }
 
 function caError(dir: string, problem: string): Error {
@@ -401,6 +402,13 @@ const kAllFiles: readonly string[] = Object.values(kCaFiles);
 export function initCa(dir: string, options: InitCaOptions = {}): TestCa & { readonly created: boolean } {
   const crlBaseUrl = options.crlBaseUrl === undefined ? undefined : normalizeCrlBaseUrl(options.crlBaseUrl);
   if (existsSync(dir) && !statSync(dir).isDirectory()) throw new Error(`${dir} exists and is not a directory; choose another path`);
+  if (existsSync(dir)) {
+    // Temporary copies a killed writer left (CA keys among them): remove those of dead writers.
+    for (const name of readdirSync(dir)) {
+      const temp = parseAtomicTempName(name);
+      if (temp) removeStaleTempFiles(join(dir, temp.target));
+    }
+  }
   if (!options.force && existsSync(dir)) {
     const entries = readdirSync(dir).filter((e) => !isTempFile(e));
     const ours = kAllFiles.filter((f) => entries.includes(f));
@@ -429,7 +437,7 @@ export function initCa(dir: string, options: InitCaOptions = {}): TestCa & { rea
   }
 
   const now = truncateToSeconds(options.now ?? new Date());
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirectories(dir, 0o700);
   // Removing the ledger first means a crash part-way leaves an "incomplete" CA, not a mixed one.
   rmSync(join(dir, kCaFiles.state), { force: true });
 

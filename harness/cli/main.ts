@@ -15,7 +15,7 @@ import { registerMyPageCommand } from './commands/mypage.js';
 import { registerPortalCommand } from './commands/portal.js';
 import { registerReaderCommands } from './commands/readers.js';
 import { registerRunCommands } from './commands/run.js';
-import { UserError } from './errors.js';
+import { describeEscapedError, UserError } from './errors.js';
 import { kProcessIo, type CliIo } from './output.js';
 
 export interface CommandContext {
@@ -25,6 +25,28 @@ export interface CommandContext {
 }
 
 export type CommandRegistrar = (parser: Argv, ctx: CommandContext) => Argv;
+
+/** The text given for `--name` on the command line, for a message about it. */
+function givenText(argv: readonly string[], name: string): string {
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === `--${name}`) return argv[i + 1] ?? '';
+    if (arg.startsWith(`--${name}=`)) return arg.slice(name.length + 3);
+  }
+  return '';
+}
+
+/**
+ * yargs turns a number option it cannot parse into NaN and lets it through; a port out of range
+ * would fail later with a message about listen(). Both are refused here, naming the option.
+ */
+function checkNumbers(args: Record<string, unknown>, argv: readonly string[]): void {
+  for (const [key, value] of Object.entries(args)) {
+    if (typeof value !== 'number' || key.length === 1 || /[A-Z]/.test(key)) continue;
+    if (Number.isNaN(value)) throw new UserError(`--${key} "${givenText(argv, key)}" is not a number; give digits, e.g. --${key} ${/port$/.test(key) ? '8080' : '1'}`, 2);
+    if (/(^|-)port$/.test(key) && (!Number.isInteger(value) || value < 0 || value > 65535)) throw new UserError(`--${key} ${value} is not a TCP port; give 0 to 65535 (0: any free port)`, 2);
+  }
+}
 
 export async function run(argv: readonly string[], io: CliIo = kProcessIo): Promise<number> {
   const ctx: CommandContext = { io, exitCode: 0 };
@@ -37,11 +59,13 @@ export async function run(argv: readonly string[], io: CliIo = kProcessIo): Prom
     .help()
     .alias('h', 'help')
     .version(false)
+    .option('debug', { type: 'boolean', global: true, default: false, describe: 'Print the stack trace of an unexpected error' })
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .exitProcess(false)
+    .middleware((args) => checkNumbers(args, argv), true)
     .fail((message, error) => {
       // Stop here: yargs would otherwise go on to run the handler with the bad arguments.
-      throw error ?? new UserError(`${message}\n  see: jpki-hil ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} --help`.replace('  --help', ' --help'), 2);
+      throw error ?? new UserError(`${message.replace(/\s*\n\s*/g, ' ')}; see: jpki-hil ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} --help`.replace('  --help', ' --help'), 2);
     });
   for (const register of [registerRunCommands, registerCertifyCommand, registerCaCommands, registerCardCommands, registerDemoCommand, registerDoctorCommand, registerBenchCommand, registerReaderCommands, registerAgentCommand, registerPortalCommand, registerCitizenCommand, registerMyPageCommand]) parser = register(parser, ctx);
   let helpText = '';
@@ -54,7 +78,15 @@ export async function run(argv: readonly string[], io: CliIo = kProcessIo): Prom
       io.err(`jpki-hil: ${e.message}`);
       return e.exitCode;
     }
-    io.err(`jpki-hil: internal error: ${(e as Error).stack ?? String(e)}`);
+    // A system error nobody caught (a path that cannot be read or written) is still the user's
+    // to fix: one line naming the path. Anything else is a bug, with its stack only on --debug.
+    const described = describeEscapedError(e);
+    if (described) {
+      io.err(`jpki-hil: ${described}`);
+      return 2;
+    }
+    if (argv.includes('--debug')) io.err(`jpki-hil: internal error: ${(e as Error).stack ?? String(e)}`);
+    else io.err(`jpki-hil: internal error: ${(e as Error).message ?? String(e)} (a bug: run again with --debug for the stack trace and report it)`.replace(/\n/g, ' '));
     return 70;
   }
   if (helpText) io.out(helpText);

@@ -4,8 +4,8 @@
  * applied schema and opening the same file twice changes nothing. New columns and tables go in a
  * new migration at the end of the list; an applied migration is never edited.
  */
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { existsSync, mkdirSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { cacheStatements } from './shared/sqlite.js';
 
@@ -191,9 +191,33 @@ export function migrate(db: PortalDatabase, migrations: readonly Migration[] = k
   return done;
 }
 
+/**
+ * mkdir -p that fails instead of looping: Node's recursive mkdir spins forever under /proc, which
+ * hung `portal serve --db /proc/...` past SIGTERM. (The emulator has its own for card images and
+ * CA directories: the portal imports nothing from it.)
+ */
+export function makeDatabaseDirectory(dir: string): void {
+  const missing: string[] = [];
+  let at = resolve(dir);
+  while (!existsSync(at)) {
+    missing.unshift(at);
+    const up = dirname(at);
+    if (up === at) break;
+    at = up;
+  }
+  if (existsSync(at) && !statSync(at).isDirectory()) throw Object.assign(new Error(`ENOTDIR: ${at} is not a directory`), { code: 'ENOTDIR', path: at, syscall: 'mkdir' });
+  for (const level of missing) {
+    try {
+      mkdirSync(level);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+}
+
 /** Opens (creating when missing) and migrates the database at `path`, or an in-memory one for ':memory:'. */
 export function openPortalDatabase(path: string, migrations: readonly Migration[] = kMigrations): PortalDatabase {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') makeDatabaseDirectory(dirname(path));
   const db = new Database(path);
   // WAL lets the CLI inspect a running portal's file; foreign keys are off by default in SQLite.
   if (path !== ':memory:') db.pragma('journal_mode = WAL');

@@ -1,6 +1,6 @@
 /** `jpki-hil ca init | revoke`: the test CA that issues every card's certificates. */
 import type { Argv } from 'yargs';
-import { crlNextUpdates, initCa, kRevocationReasons, loadCa, publishCrls, readCardImage, revokeCardCertificate, type RevocationReason } from '../../../emulator/index.js';
+import { CardFromAnotherCaError, crlNextUpdates, initCa, kRevocationReasons, loadCa, publishCrls, readCardImage, revokeCardCertificate, type RevocationReason } from '../../../emulator/index.js';
 import { UserError } from '../errors.js';
 import { registerCaServeCommand } from './ca-serve.js';
 import type { CommandContext, CommandRegistrar } from '../main.js';
@@ -10,7 +10,7 @@ export function openCa(dir: string): ReturnType<typeof loadCa> {
   try {
     return loadCa(dir);
   } catch (e) {
-    throw new UserError(`${(e as Error).message}\n  create a CA with: jpki-hil ca init --dir ${dir}`);
+    throw new UserError(`--dir: ${(e as Error).message}; create a CA with: jpki-hil ca init --dir ${dir}`, 2);
   }
 }
 
@@ -31,7 +31,7 @@ export const registerCaCommands: CommandRegistrar = (parser: Argv, ctx: CommandC
           try {
             result = initCa(args.dir, { force: args.force, crlBaseUrl: args['crl-base-url'] });
           } catch (e) {
-            throw new UserError((e as Error).message);
+            throw new UserError(`--dir ${args.dir}: ${(e as Error).message}`, 2);
           }
           ctx.io.out(`${result.created ? 'created' : 'kept existing'} test CA in ${args.dir}`);
           ctx.io.out(`  authentication CA: ${args.dir}/auth-ca.pem\n  signature CA:      ${args.dir}/sign-ca.pem`);
@@ -53,7 +53,7 @@ export const registerCaCommands: CommandRegistrar = (parser: Argv, ctx: CommandC
           try {
             image = readCardImage(args.card);
           } catch (e) {
-            throw new UserError((e as Error).message);
+            throw new UserError(`--card: ${(e as Error).message}`, 2);
           }
           const kinds = args.cert === 'both' ? (['auth', 'sign'] as const) : ([args.cert] as const);
           for (const kind of kinds) {
@@ -61,7 +61,7 @@ export const registerCaCommands: CommandRegistrar = (parser: Argv, ctx: CommandC
             try {
               result = revokeCardCertificate(ca, image, kind, args.reason as RevocationReason);
             } catch (e) {
-              throw new UserError((e as Error).message);
+              throw new UserError(`${e instanceof CardFromAnotherCaError ? `--card ${args.card}: ` : ''}${(e as Error).message}`, 2);
             }
             ctx.io.out(
               result.alreadyRevoked

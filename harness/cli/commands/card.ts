@@ -1,6 +1,6 @@
 /** `jpki-hil card issue | show | apdu | reset-pin`: make a card image and work with it directly. */
 import { X509Certificate } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
 import {
@@ -13,7 +13,10 @@ import {
   kDefaultDefinition,
   kPinIds,
   loadCardDefinition,
+  lockCardImage,
+  makeDirectories,
   openCardFile,
+  closeCardFile,
   parseCardDefinition,
   pinFormatProblem,
   readCardImage,
@@ -21,6 +24,7 @@ import {
   serializeCardImage,
   writeFileAtomic,
   FileImageStore,
+  type Card,
   type CardDefinition,
   type CardImage,
   type PinId,
@@ -54,11 +58,11 @@ function loadDefinition(path: string | undefined): CardDefinition {
   }
   const candidates = [resolve(path), join(kCardDefinitionsDir, path), join(kCardDefinitionsDir, `${path}.yaml`)];
   const found = candidates.find((p) => existsSync(p));
-  if (!found) throw new UserError(`card definition "${path}" not found (looked for ${candidates.join(', ')})`);
+  if (!found) throw new UserError(`--definition: card definition "${path}" not found (looked for ${candidates.join(', ')})`, 2);
   try {
     return loadCardDefinition(found);
   } catch (e) {
-    throw new UserError((e as Error).message);
+    throw new UserError((e as Error).message, 2);
   }
 }
 
@@ -81,24 +85,47 @@ function applyFlags(definition: CardDefinition, flags: Record<string, unknown>):
   cardInfo.myNumberTagByte = definition.cardInfo.myNumberTagByte === 0xdf ? 'DF' : 'FF';
   return parseCardDefinition(raw, definition.id, (field, problem) => {
     const flag = fieldToFlag.get(field);
-    throw new UserError(`${flag ? `--${flag}` : field}: ${problem}`);
+    throw new UserError(`${flag ? `--${flag}` : field}: ${problem}`, 2);
   });
+}
+
+/** Fails before any work when `--out` cannot become a card image file. */
+function checkOutPath(out: string, id: string, force: boolean): void {
+  let stat;
+  try {
+    stat = statSync(out);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ELOOP') throw new UserError(`--out ${out} is a symbolic link loop; choose another path`, 2);
+    if (code !== 'ENOENT' && code !== 'ENOTDIR') throw new UserError(`--out ${out}: ${(e as Error).message}`, 2);
+  }
+  if (stat?.isDirectory()) throw new UserError(`--out ${out} is a directory; name the card image file, e.g. --out ${join(out, `${id}.json`)}`, 2);
+  if (stat && !stat.isFile()) throw new UserError(`--out ${out} is not a regular file; choose a path for the card image file`, 2);
+  if (stat && !force) throw new UserError(`${out} already exists; pass --force to replace it (its PIN state will be lost)`, 2);
+  try {
+    makeDirectories(dirname(out));
+    accessSync(dirname(out), constants.W_OK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? '';
+    const why = { ENOTDIR: 'a part of it is not a directory', EACCES: 'permission denied', EROFS: 'read-only file system', ENOENT: 'cannot be created there' }[code] ?? (e as Error).message;
+    throw new UserError(`--out ${out}: cannot write there (${why}); choose a writable path`, 2);
+  }
 }
 
 async function issue(ctx: CommandContext, args: Record<string, unknown>): Promise<void> {
   const definition = applyFlags(loadDefinition(args.definition as string | undefined), args);
   const myNumber = definition.identity.myNumber;
   if (myNumber !== undefined && !isValidMyNumber(myNumber)) {
-    throw new UserError(`My Number ${myNumber} has a wrong check digit; leave it out for a random valid one`);
+    throw new UserError(`My Number ${myNumber} has a wrong check digit; leave it out for a random valid one`, 2);
   }
   const out = resolve((args.out as string | undefined) ?? outDir('cards', `${definition.id}.json`));
-  if (existsSync(out) && !args.force) throw new UserError(`${out} already exists; pass --force to replace it (its PIN state will be lost)`);
+  checkOutPath(out, definition.id, args.force === true);
   const caDir = resolve((args.ca as string | undefined) ?? defaultCaDir());
   let ca;
   try {
     ca = initCa(caDir);
   } catch (e) {
-    throw new UserError((e as Error).message);
+    throw new UserError(`--ca: ${(e as Error).message}`, 2);
   }
   if (ca.created) ctx.io.out(`created test CA in ${caDir}`);
   else if (refreshCrlsIfStale(ca)) ctx.io.out(`re-published the CRLs of ${caDir} (they were due)`);
@@ -106,20 +133,40 @@ async function issue(ctx: CommandContext, args: Record<string, unknown>): Promis
   try {
     issued = await issueCard(ca, definition);
   } catch (e) {
-    if (e instanceof RangeError || e instanceof TypeError || e instanceof CardDefinitionError) throw new UserError(e.message);
+    if (e instanceof RangeError || e instanceof TypeError || e instanceof CardDefinitionError) throw new UserError(e.message, 2);
     throw e;
   }
-  mkdirSync(dirname(out), { recursive: true });
-  writeFileAtomic(out, serializeCardImage(issued.image));
+  // Replacing an image is taking the card out of its reader: not while a process holds it.
+  let lock;
+  try {
+    lock = lockCardImage(out);
+  } catch (e) {
+    throw new UserError(`--out: ${(e as Error).message}`, 2);
+  }
+  try {
+    writeFileAtomic(out, serializeCardImage(issued.image));
+  } catch (e) {
+    throw new UserError(`--out ${out}: cannot write the card image (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path`, 2);
+  } finally {
+    lock.release();
+  }
   ctx.io.out(`issued card "${definition.id}" to ${out}`);
   ctx.io.out(`  holder:   ${issued.image.identity.name} (born ${issued.image.identity.birth})`);
   ctx.io.out(`  auth certificate serial ${issued.serials.auth}${issued.serials.sign ? `, sign certificate serial ${issued.serials.sign}` : ', no signature certificate'}`);
   ctx.io.out(`  PINs: auth ${definition.pins.auth}${issued.serials.sign ? `, sign ${definition.pins.sign}` : ''}, kenhojo ${definition.pins.kenhojo}`);
 }
 
-function certificateSummary(label: string, der: Uint8Array | undefined): string[] {
-  if (!der) return [`${label}: none`];
-  const cert = new X509Certificate(der);
+/** The certificate in a JPKI EF, or a UserError naming the image field when it is not one. */
+function parseCertificate(path: string, fid: string, der: Uint8Array): X509Certificate {
+  try {
+    return new X509Certificate(der);
+  } catch {
+    throw new UserError(`${path}: applets.jpki.files.${fid}: is not an X.509 certificate (${der.length} bytes); issue the card again`, 2);
+  }
+}
+
+function certificateSummary(label: string, cert: X509Certificate | undefined): string[] {
+  if (!cert) return [`${label}: none`];
   const expired = Date.parse(cert.validTo) < Date.now();
   return [
     `${label}:`,
@@ -134,14 +181,16 @@ function show(ctx: CommandContext, path: string, json: boolean): void {
   try {
     image = readCardImage(path);
   } catch (e) {
-    throw new UserError((e as Error).message);
+    throw new UserError((e as Error).message, 2);
   }
   const files = image.applets.jpki.files;
-  const cert = (fid: string): Uint8Array | undefined => (files[fid] ? fromBase64(files[fid]) : undefined);
-  const signDer = cert('0001');
+  const cert = (fid: string): X509Certificate | undefined => (files[fid] ? parseCertificate(path, fid, fromBase64(files[fid])) : undefined);
+  const authCert = cert('000A');
+  const signCert = cert('0001');
+  const signDer = signCert?.raw;
   const tries = Object.fromEntries(kPinIds.map((id) => [id, { remaining: image.pins[id].remaining, limit: image.pins[id].limit }]));
   if (json) {
-    const serial = (der: Uint8Array | undefined): string | null => (der ? new X509Certificate(der).serialNumber : null);
+    const serial = (c: X509Certificate | undefined): string | null => c?.serialNumber ?? null;
     ctx.io.out(
       JSON.stringify({
         label: image.label,
@@ -149,7 +198,7 @@ function show(ctx: CommandContext, path: string, json: boolean): void {
         atr: image.atr,
         lifecycle: image.lifecycle,
         cardExpiry: image.cardExpiry,
-        certificates: { auth: serial(cert('000A')), sign: serial(signDer) },
+        certificates: { auth: serial(authCert), sign: serial(signCert) },
         signatureIdentity: signDer ? decodeSignatureIdentity(signDer) : null,
         tries,
         options: image.options,
@@ -164,8 +213,8 @@ function show(ctx: CommandContext, path: string, json: boolean): void {
     `  born       ${image.identity.birth}, sex ${image.identity.sex}`,
     `  My Number  ${image.identity.myNumber}`,
     `  ATR        ${image.atr}`,
-    ...certificateSummary('  authentication certificate', cert('000A')),
-    ...certificateSummary('  signature certificate', signDer),
+    ...certificateSummary('  authentication certificate', authCert),
+    ...certificateSummary('  signature certificate', signCert),
     '  tries left:',
     ...kPinIds
       .filter((id) => id !== 'sign' || signDer)
@@ -181,15 +230,23 @@ function apdu(ctx: CommandContext, path: string, commands: string[], json: boole
       if (bytes.length < 4) throw new TypeError(`"${text}" has ${bytes.length} bytes; a command APDU has at least 4 (CLA INS P1 P2)`);
       return bytes;
     } catch (e) {
-      throw new UserError((e as Error).message);
+      throw new UserError(`<hex..>: ${(e as Error).message}`, 2);
     }
   });
   let card;
   try {
-    card = openCardFile(path);
+    card = openCardFile(path, {}, 'jpki-hil card apdu');
   } catch (e) {
-    throw new UserError((e as Error).message);
+    throw new UserError((e as Error).message, 2);
   }
+  try {
+    transmitAll(ctx, card, parsed, json);
+  } finally {
+    closeCardFile(card);
+  }
+}
+
+function transmitAll(ctx: CommandContext, card: Card, parsed: Uint8Array[], json: boolean): void {
   card.powerOn();
   for (const command of parsed) {
     const raw = card.transmit(command);
@@ -209,16 +266,24 @@ function apdu(ctx: CommandContext, path: string, commands: string[], json: boole
 function resetPin(ctx: CommandContext, path: string, pin: PinId, newValue: string | undefined): void {
   let store: FileImageStore;
   try {
-    store = new FileImageStore(path);
+    store = new FileImageStore(path, { holder: 'jpki-hil card reset-pin' });
   } catch (e) {
-    throw new UserError((e as Error).message);
+    throw new UserError((e as Error).message, 2);
   }
+  try {
+    resetPinHeld(ctx, store, path, pin, newValue);
+  } finally {
+    store.close();
+  }
+}
+
+function resetPinHeld(ctx: CommandContext, store: FileImageStore, path: string, pin: PinId, newValue: string | undefined): void {
   const state = store.image.pins[pin];
   if (pin === 'sign' && !store.image.applets.jpki.keys.sign) throw new UserError('this card has no signature certificate, so it has no signing password');
   if (newValue !== undefined) {
     const value = pin === 'sign' ? newValue.toUpperCase() : newValue;
     const problem = pinFormatProblem(pin, value);
-    if (problem) throw new UserError(`--new-pin: ${problem}`);
+    if (problem) throw new UserError(`--new-pin: ${problem}`, 2);
     state.value = value;
   }
   const before = state.remaining;

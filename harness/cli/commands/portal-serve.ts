@@ -2,8 +2,9 @@
  * What the serve commands of the portals (portal, citizen, mypage) share: the test CA directory they
  * trust, the options they all take, and serving until SIGINT or SIGTERM. Not a command of its own.
  */
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { accessSync, constants, existsSync, statSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { makeDatabaseDirectory } from '../../portal/db.js';
 import type { Argv } from 'yargs';
 import type { PortalOptions } from '../../portal/app.js';
 import { CaDirectoryError, portalOptionsFromCaDir, type CaDirectorySettings } from '../../portal/portal-options.js';
@@ -13,12 +14,12 @@ import { defaultCaDir } from '../paths.js';
 /** The portal options from the test CA directory named by `--ca`; a UserError says what is missing. */
 export function portalOptionsFromCaArg(ca: string, settings: CaDirectorySettings): { caDir: string; options: PortalOptions } {
   const caDir = resolve(ca);
-  if (!existsSync(caDir)) throw new UserError(`no test CA at ${caDir}\n  create one with: jpki-hil ca init --dir ${ca}`);
+  if (!existsSync(caDir)) throw new UserError(`--ca: no test CA at ${caDir}; create one with: jpki-hil ca init --dir ${ca}`, 2);
   try {
     return { caDir, options: portalOptionsFromCaDir(caDir, settings) };
   } catch (e) {
-    if (e instanceof CaDirectoryError) throw new UserError(e.message);
-    throw new UserError(`cannot use the test CA in ${caDir}: ${(e as Error).message}`);
+    if (e instanceof CaDirectoryError) throw new UserError(`--ca: ${e.message}`, 2);
+    throw new UserError(`--ca: cannot use the test CA in ${caDir}: ${(e as Error).message}`, 2);
   }
 }
 
@@ -30,7 +31,16 @@ export function caTrustFromCaArg(ca: string): { caDir: string; trust: Pick<Porta
 
 /** `--db` as the portal opens it: ':memory:' as is, a file relative to the working directory. */
 export function dbPathFromArg(db: string): string {
-  return db === ':memory:' ? db : resolve(db);
+  if (db === ':memory:') return db;
+  const path = resolve(db);
+  if (existsSync(path) && !statSync(path).isFile()) throw new UserError(`--db ${db} is not a database file (it is a directory or a device); name a .sqlite file`, 2);
+  try {
+    makeDatabaseDirectory(dirname(path));
+    accessSync(dirname(path), constants.W_OK);
+  } catch (e) {
+    throw new UserError(`--db ${db}: cannot create the database there (${(e as NodeJS.ErrnoException).code ?? (e as Error).message}); choose a writable path, or :memory:`, 2);
+  }
+  return path;
 }
 
 /** --host, --ca and --db, in that order after the command's port options. */
@@ -46,6 +56,7 @@ export async function startServer<T>(what: string, host: string, port: number, s
   try {
     return await start();
   } catch (e) {
+    if (e instanceof UserError) throw e;
     throw new UserError(`cannot start ${what} on ${host}:${port}: ${(e as Error).message}`);
   }
 }

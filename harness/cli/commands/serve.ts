@@ -72,9 +72,9 @@ async function serve(ctx: CommandContext, args: ServeArgs): Promise<void> {
   const log = (line: string): void => ctx.io.err(`card serve: ${line}`);
   let card;
   try {
-    card = openCardFile(args.card, { logger: { error: log } });
+    card = openCardFile(args.card, { logger: { error: log } }, 'jpki-hil card serve');
   } catch (e) {
-    throw new UserError((e as Error).message);
+    throw new UserError((e as Error).message, 2);
   }
   let trace: WriteStream | undefined;
   if (args.trace) trace = createWriteStream(resolve(args.trace), { flags: 'a' });

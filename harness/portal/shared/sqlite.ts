@@ -2,10 +2,9 @@
  * The small portals' SQLite databases, in the portal's migration pattern (../db.ts): each
  * migration applied once, in one transaction with its row in `schema_migrations`.
  */
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import type { Migration } from '../db.js';
+import { makeDatabaseDirectory, type Migration } from '../db.js';
 
 /**
  * Keeps every prepared statement by its SQL text, so that the stores, which prepare where they
@@ -29,7 +28,7 @@ export function cacheStatements<T extends Database.Database>(db: T): T {
 
 /** Opens (creating when missing) and migrates the database at `path`, or an in-memory one for ':memory:'. */
 export function openMigratedDatabase(path: string, migrations: readonly Migration[]): Database.Database {
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  if (path !== ':memory:') makeDatabaseDirectory(dirname(path));
   const db = new Database(path);
   db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');

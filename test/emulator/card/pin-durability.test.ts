@@ -3,7 +3,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { openCardFile, readCardImage, serializeCardImage, type CardImage } from '../../../emulator/index.js';
+import { closeCardFile, openCardFile, readCardImage, serializeCardImage, type CardImage } from '../../../emulator/index.js';
 import { fromHex, toHex } from '../../../iso7816/bytes.js';
 import { issueFixture, kPackageRoot, tempDir } from '../../support/cards.js';
 
@@ -101,6 +101,7 @@ describe('PIN counters are durable', () => {
       card.transmit(fromHex(kSelectJpki));
       card.transmit(fromHex(kSelectAuthPin));
       tries.push(sw(card.transmit(fromHex(verifyHex('0000')))));
+      closeCardFile(card);
     }
     expect(tries).toEqual(['63C2', '63C1', '63C0', '6983']);
     const signTries: string[] = [];
@@ -110,6 +111,7 @@ describe('PIN counters are durable', () => {
       card.transmit(fromHex(kSelectJpki));
       card.transmit(fromHex(kSelectSignPin));
       signTries.push(sw(card.transmit(fromHex(verifySignHex('WRONG1')))));
+      closeCardFile(card);
     }
     expect(signTries).toEqual(['63C4', '63C3', '63C2', '63C1', '63C0', '6983']);
     // A blocked PIN stays blocked for the right value too, in a new process.
@@ -136,6 +138,7 @@ describe('PIN counters are durable', () => {
       card.transmit(fromHex(kSelectJpki));
       card.transmit(fromHex(kSelectAuthPin));
       expect(sw(card.transmit(fromHex(verifyHex('1234'))))).toBe(choice);
+      closeCardFile(card);
     }
   });
 });

@@ -17,7 +17,7 @@ describe('jpki-hil citizen serve', () => {
   it('names `jpki-hil ca init` when the CA directory is missing', async () => {
     const missing = join(dir.path, 'missing-ca');
     const result = await runRegistrar(registerCitizenCommand, ['citizen', 'serve', '--ca', missing, '--port', '0', '--idp-port', '0', '--db', ':memory:']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.err).toContain(`jpki-hil ca init --dir ${missing}`);
   });
 

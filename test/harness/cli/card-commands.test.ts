@@ -41,7 +41,7 @@ describe('jpki-hil card and ca commands', () => {
     expect(existsSync(join(cwd, 'out', 'cards', 'adult.json'))).toBe(true);
     // Nothing is lost: a second run refuses to overwrite the card.
     const second = spawnSync(process.execPath, [kBin, 'card', 'issue'], { cwd, encoding: 'utf8' });
-    expect(second.status).toBe(1);
+    expect(second.status).toBe(2);
     expect(second.stderr).toMatch(/already exists; pass --force/);
   });
 
@@ -83,7 +83,7 @@ describe('jpki-hil card and ca commands', () => {
     const verify = await cli('card', 'apdu', blocked, '00A4040C0AD392F000260100000001', '00A4020C020018', '002000800435363738', '--json');
     expect(verify.out.split('\n').map((l) => (JSON.parse(l) as { sw: string }).sw)).toEqual(['9000', '9000', '9000']);
     const bad = await cli('card', 'reset-pin', blocked, '--pin', 'auth', '--new-pin', '12');
-    expect(bad.code).toBe(1);
+    expect(bad.code).toBe(2);
     expect(bad.err).toContain('--new-pin: the auth PIN must be 4 digits');
   });
 
@@ -103,7 +103,7 @@ describe('jpki-hil card and ca commands', () => {
       [['--my-number', '123456789012'], 'wrong check digit'],
     ] as const) {
       const r = await cli('card', 'issue', '--ca', ca, '--out', join(dir.path, 'x.json'), ...flags);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(2);
       expect(r.err).toContain(message);
     }
   });
@@ -133,13 +133,13 @@ describe('jpki-hil card and ca commands', () => {
 
   it('reports bad input with a message and a non-zero exit', async () => {
     const badHex = await cli('card', 'apdu', adult, '00A4ZZ');
-    expect(badHex.code).toBe(1);
+    expect(badHex.code).toBe(2);
     expect(badHex.err).toContain('not a hex byte string');
     const missing = await cli('card', 'show', join(dir.path, 'nope.json'));
-    expect(missing.code).toBe(1);
+    expect(missing.code).toBe(2);
     expect(missing.err).toContain("create one with 'jpki-hil card issue");
     const noCa = await cli('ca', 'revoke', '--dir', join(dir.path, 'no-ca'), '--card', adult);
-    expect(noCa.code).toBe(1);
+    expect(noCa.code).toBe(2);
     expect(noCa.err).toContain('jpki-hil ca init --dir');
     const unknown = await cli('card', 'frobnicate');
     expect(unknown.code).toBe(2);

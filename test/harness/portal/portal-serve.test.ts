@@ -46,7 +46,7 @@ describe('serving the portal', () => {
   it('jpki-hil portal serve names `jpki-hil ca init` when the CA directory is missing', async () => {
     const missing = join(world.dir, 'missing-ca');
     const result = await runRegistrar(registerPortalCommand, ['portal', 'serve', '--ca', missing, '--port', '0', '--db', ':memory:']);
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.err).toContain(`no test CA at ${missing}`);
     expect(result.err).toContain(`jpki-hil ca init --dir ${missing}`);
   });
