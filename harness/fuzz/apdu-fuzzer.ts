@@ -189,16 +189,20 @@ class ShadowModel {
 
   /** Updates the model from one exchange. */
   observe(command: Uint8Array, sw: number): void {
-    const [cla, ins, p1] = command;
+    const [cla, ins, p1, p2] = command;
     const body = command.length > 5 ? command.subarray(5, 5 + (command[4] ?? 0)) : new Uint8Array(0);
     // Any other way the card might move its current EF makes the model forget which it is.
     if (ins === 0xa4) this.selectedEf = cla === 0x00 && p1 === 0x02 && sw === 0x9000 && body.length === 2 ? (body[0]! << 8) | body[1]! : undefined;
     if ((ins === 0xb0 || ins === 0xb1 || ins === 0xb2) && ((p1 ?? 0) & 0x80) !== 0) this.selectedEf = undefined;
     if (ins === 0x20 && body.length > 0 && command.length === 5 + body.length) {
       const text = Buffer.from(body).toString('latin1');
-      const pin = this.selectedEf === undefined ? undefined : kPinEf[this.selectedEf];
+      // A failed VERIFY ends the verification of the PIN it names: the current EF's with P2 80. Another
+      // P2 names a PIN the model does not track, so it forgets nothing (it may only believe too much).
+      const pin = this.selectedEf === undefined || p2 !== 0x80 ? undefined : kPinEf[this.selectedEf];
       if (sw === 0x9000) for (const id of kPinIds) if (this.image.pins[id].value === text) this.verified.add(id);
-      if (sw !== 0x9000 && pin) this.verified.delete(pin);
+      // Only a comparison that failed (63Cx, or a PIN blocked now) ends it; a malformed VERIFY (6700, 6A86…) compares nothing.
+      const compared = (sw & 0xfff0) === 0x63c0 || sw === 0x6983 || sw === 0x6984;
+      if (compared && pin) this.verified.delete(pin);
     }
   }
 
