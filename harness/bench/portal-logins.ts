@@ -30,7 +30,7 @@ import type { KeyObject } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { createMemoryCard, initCa, issueCard, kDefaultDefinition, type CardDefinition, type CardImage, type TestCa } from '../../emulator/index.js';
 import { fromBase64, toBase64 } from '../../iso7816/bytes.js';
@@ -40,6 +40,7 @@ import { startPortal } from '../portal/server.js';
 import { InProcessReader } from '../readers/in-process-reader.js';
 import type { Reader } from '../readers/reader.js';
 import { epochMs } from './apdu-loops.js';
+import { kPackageRoot } from '../package-root.js';
 import { percentile } from '../stats/percentile.js';
 import { PortalAnswerError, PortalBrowser } from './portal-browser.js';
 
@@ -242,11 +243,22 @@ async function issueBenchCards(ca: TestCa, count: number, cardKey: (() => Promis
   return [first, ...rest];
 }
 
+/**
+ * The compiled worker next to this file, or — when this runs from the TypeScript sources, as in
+ * the tests — the one in dist/.
+ */
+function loginWorkerScript(): URL {
+  const here = new URL('./login-worker.js', import.meta.url);
+  if (existsSync(fileURLToPath(here))) return here;
+  const built = join(kPackageRoot, 'dist', 'harness', 'bench', 'login-worker.js');
+  if (existsSync(built)) return pathToFileURL(built);
+  throw new Error(`${built} is missing: build with npm run setup`);
+}
+
 export async function measurePortalLogins(options: PortalLoginOptions): Promise<PortalLoginRate> {
   const say = options.progress;
   const dir = mkdtempSync(join(tmpdir(), 'jpki-hil-bench-portal-'));
-  const script = new URL('./login-worker.js', import.meta.url);
-  if (!existsSync(fileURLToPath(script))) throw new Error(`${fileURLToPath(script)} is missing: build with npm run setup`);
+  const script = loginWorkerScript();
   try {
     say(`portal: issuing ${options.cards} cards from a throwaway test CA`);
     const ca = initCa(join(dir, 'ca'));

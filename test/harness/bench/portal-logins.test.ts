@@ -10,6 +10,8 @@ describe('measurePortalLogins', () => {
     const progress: string[] = [];
     const r = await measurePortalLogins({ cards: 2, seconds: 0.5, progress: (line) => progress.push(line) });
     expect(r.cards).toBe(2);
+    expect(r.clients).toBe(2);
+    expect(r.rssBytes).toBeGreaterThan(0);
     expect(r.count).toBeGreaterThan(0);
     expect(r.perSec).toBeCloseTo(r.count / r.seconds, 6);
     expect(r.p50Ms).toBeGreaterThan(0);
