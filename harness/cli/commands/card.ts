@@ -28,6 +28,7 @@ import { fromBase64, fromHex, toHex } from '../../../iso7816/bytes.js';
 import { describeSw, swHex } from '../../../iso7816/status-words.js';
 import { parseResponseApdu } from '../../../iso7816/apdu.js';
 import { UserError } from '../errors.js';
+import { registerProbeCommands } from './card-probe.js';
 import { registerServeCommands } from './serve.js';
 import type { CommandContext, CommandRegistrar } from '../main.js';
 import { defaultCaDir, kCardDefinitionsDir, outDir } from '../paths.js';
@@ -225,7 +226,7 @@ function resetPin(ctx: CommandContext, path: string, pin: PinId, newValue: strin
 
 export const registerCardCommands: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
   parser.command('card', 'Issue, inspect, serve and talk to emulated cards', (card) =>
-    registerServeCommands(card, ctx)
+    registerProbeCommands(registerServeCommands(card, ctx), ctx)
       .command(
         'issue',
         'Issue a card image from a card definition (default: an adult, with a test CA made if needed)',
@@ -275,6 +276,6 @@ export const registerCardCommands: CommandRegistrar = (parser: Argv, ctx: Comman
             .option('new-pin', { type: 'string', describe: 'Set a new value too' }),
         (args) => resetPin(ctx, args.card, args.pin as PinId, args['new-pin']),
       )
-      .demandCommand(1, 'Name a card command: issue, show, apdu, reset-pin, serve or ctl.'),
+      .demandCommand(1, 'Name a card command: issue, show, apdu, reset-pin, serve, ctl, probe or diff.'),
   );
 
