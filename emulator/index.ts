@@ -5,7 +5,7 @@
 export { Card, type CardRuntimeOptions } from './card/card.js';
 export type { CardHooks } from './card/context.js';
 export { kPinIds, type PinId } from './card/file-system.js';
-export { kCardOptionChoices, kDefaultCardOptions, type CardOptions } from './card/options.js';
+export { kCardOptionChoices, kCardOptionNames, kDefaultCardOptions, type CardOptionName, type CardOptions } from './card/options.js';
 export { pinFormatProblem } from './card/pin-verification.js';
 export { CardImageError, validateCardImage, type CardImage } from './image/card-image.js';
 export { FileImageStore, MemoryImageStore, readCardImage, serializeCardImage, writeFileAtomic, type CardImageStore } from './image/image-store.js';

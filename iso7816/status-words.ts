@@ -6,6 +6,10 @@
 
 export const SW = {
   OK: 0x9000,
+  /** 61xx: xx more bytes wait for GET RESPONSE (00 = 256 or more). */
+  BYTES_REMAINING_BASE: 0x6100,
+  /** 6Cxx: wrong Le, xx is the exact length (00 = 256). */
+  WRONG_LE_BASE: 0x6c00,
   WRONG_PIN_BASE: 0x63c0,
   MEMORY_FAILURE: 0x6581,
   WRONG_LENGTH: 0x6700,
@@ -68,17 +72,36 @@ export function isWrongPinSw(sw: number): boolean {
   return (sw & 0xfff0) === SW.WRONG_PIN_BASE;
 }
 
-/** True when the card may answer `sw` (the property tests hold the card to this). */
-export function isRegisteredSw(sw: number): boolean {
+/** `61xx`: the first part of the answer came with this SW, xx more bytes (00: 256 or more) wait for GET RESPONSE. */
+export function bytesRemainingSw(remaining: number): number {
+  if (!Number.isInteger(remaining) || remaining < 1) throw new RangeError(`${remaining} bytes remaining does not fit 61xx`);
+  return SW.BYTES_REMAINING_BASE | (remaining >= 256 ? 0 : remaining);
+}
+
+/** `6Cxx`: Le was too short, xx is the exact length to send again (00 = 256). */
+export function wrongLeSw(exact: number): number {
+  if (!Number.isInteger(exact) || exact < 1 || exact > 256) throw new RangeError(`exact length ${exact} does not fit 6Cxx`);
+  return SW.WRONG_LE_BASE | (exact & 0xff);
+}
+
+/**
+ * True when the card may answer `sw` (the property tests hold the card to this). 61xx and 6Cxx
+ * belong to the registry only for a card whose `shortLe` option answers them.
+ */
+export function isRegisteredSw(sw: number, shortLe: 'truncate' | '6Cxx' | '61xx' = 'truncate'): boolean {
+  if (sw >> 8 === 0x61) return shortLe === '61xx';
+  if (sw >> 8 === 0x6c) return shortLe === '6Cxx';
   return kFixed.has(sw) || isWrongPinSw(sw);
 }
 
 export function swName(sw: number): string {
   if (isWrongPinSw(sw)) return 'WRONG_PIN';
+  if (sw >> 8 === 0x61) return 'BYTES_REMAINING';
+  if (sw >> 8 === 0x6c) return 'WRONG_LE';
   return kFixed.get(sw)?.name ?? 'UNREGISTERED';
 }
 
-/** "wrong PIN, 2 tries left"; also decodes SWs other cards send (61xx, 6Cxx) for host-side traces. */
+/** "wrong PIN, 2 tries left", "12 more bytes available (GET RESPONSE)", "wrong Le, exact length is 14". */
 export function describeSw(sw: number): string {
   if (isWrongPinSw(sw)) {
     const left = sw & 0x0f;

@@ -18,9 +18,17 @@ export function encodeTag(tag: number): Bytes {
   return tag > 0xff ? Uint8Array.of(tag >> 8, tag & 0xff) : Uint8Array.of(tag);
 }
 
-/** DER length: short form below 128, else the fewest long-form bytes. */
-export function encodeLength(length: number): Bytes {
+/**
+ * How a length of 128 or more is written: `minimal` is DER (`81 LL` up to 255, then `82 hi lo`);
+ * `two-byte` is always `82 hi lo` (`82 00 LL` up to 255), the My Number Card's card-info form.
+ */
+export type LongLengthForm = 'minimal' | 'two-byte';
+
+/** BER length: short form below 128, else long form as `form` says (DER by default). */
+export function encodeLength(length: number, form: LongLengthForm = 'minimal'): Bytes {
   if (length < 0x80) return Uint8Array.of(length);
+  if (form === 'two-byte' && length <= 0xffff) return Uint8Array.of(0x82, length >> 8, length & 0xff);
+  if (form === 'two-byte') throw new RangeError(`TLV length ${length} does not fit 82 hi lo`);
   if (length <= 0xff) return Uint8Array.of(0x81, length);
   if (length <= 0xffff) return Uint8Array.of(0x82, length >> 8, length & 0xff);
   if (length <= 0xffffff) return Uint8Array.of(0x83, length >> 16, (length >> 8) & 0xff, length & 0xff);
@@ -30,6 +38,16 @@ export function encodeLength(length: number): Bytes {
 export function tlv(tag: number, ...value: Uint8Array[]): Bytes {
   const body = concat(...value);
   return concat(encodeTag(tag), encodeLength(body.length), body);
+}
+
+export type TlvEncoder = (tag: number, ...value: Uint8Array[]) => Bytes;
+
+/** `tlv` with long lengths written in `form`. */
+export function tlvEncoder(form: LongLengthForm): TlvEncoder {
+  return (tag, ...value) => {
+    const body = concat(...value);
+    return concat(encodeTag(tag), encodeLength(body.length, form), body);
+  };
 }
 
 /** Reads one TLV at `offset`; throws RangeError when it is truncated or malformed. */

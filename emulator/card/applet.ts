@@ -6,6 +6,7 @@ import type { CommandApdu } from '../../iso7816/apdu.js';
 import type { Bytes } from '../../iso7816/bytes.js';
 import type { CardContext } from './context.js';
 import type { ElementaryFile } from './file-system.js';
+import type { CardOptions } from './options.js';
 
 /** Answers one command: returns the response data (SW 9000) or throws CardError. */
 export type CommandHandler = (cmd: CommandApdu, ctx: CardContext) => Bytes;
@@ -14,6 +15,8 @@ export interface InstructionEntry {
   /** The CLA bytes this instruction accepts; anything else answers 6E00. */
   readonly cla: readonly number[];
   readonly handle: CommandHandler;
+  /** When given and false for the card's options, the instruction is absent (6D00), whatever the CLA. */
+  readonly enabled?: (options: CardOptions) => boolean;
 }
 
 /** INS → handler. An INS not in the table answers 6D00. */

@@ -5,7 +5,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { encodeResponseApdu, parseCommandApdu, type CommandApdu } from '../../iso7816/apdu.js';
 import { equalBytes, fromHex, type Bytes } from '../../iso7816/bytes.js';
-import { CardError, SW } from '../../iso7816/status-words.js';
+import { bytesRemainingSw, CardError, SW, wrongLeSw } from '../../iso7816/status-words.js';
 import type { CardImageStore } from '../image/image-store.js';
 import type { Applet } from './applet.js';
 import type { CardContext, CardHooks } from './context.js';
@@ -51,6 +51,7 @@ export class Card {
       applet: undefined,
       currentEf: undefined,
       verified: new Set(),
+      pendingResponse: undefined,
     };
   }
 
@@ -96,7 +97,9 @@ export class Card {
   transmit(command: Uint8Array): Bytes {
     if (!this._powered) throw new Error('the card is not powered: call powerOn() before transmit()');
     try {
-      return encodeResponseApdu(this._process(parseCommandApdu(command)), SW.OK);
+      const cmd = parseCommandApdu(command);
+      const answer = this._answer(cmd);
+      return encodeResponseApdu(answer.data, answer.sw);
     } catch (e) {
       if (e instanceof CardError) return encodeResponseApdu(kEmpty, e.sw);
       // A bug in an applet must not take the reader connection down: answer 6F00 and say where.
@@ -109,6 +112,50 @@ export class Card {
     this._ctx.applet = undefined;
     this._ctx.currentEf = undefined;
     this._ctx.verified.clear();
+    this._ctx.pendingResponse = undefined;
+  }
+
+  /**
+   * Runs the command and fits its answer to Ne, for every command in one place: the handlers
+   * return their whole answer and never see the `shortLe` and `signWithoutLe` options.
+   */
+  private _answer(cmd: CommandApdu): { data: Bytes; sw: number } {
+    if (cmd.ins === INS.GET_RESPONSE && this._ctx.options.shortLe === '61xx') return this._getResponse(cmd);
+    // Any other command ends the chain of GET RESPONSEs.
+    this._ctx.pendingResponse = undefined;
+    const data = this._process(cmd);
+    if (data.length === 0) return { data, sw: SW.OK };
+    const ne = cmd.ne;
+    if (ne === undefined) {
+      // Case 1 or 3 with an answer: only COMPUTE DIGITAL SIGNATURE gets here (SELECT gives no FCI without Le).
+      if (this._ctx.options.signWithoutLe === '6700') throw new CardError(SW.WRONG_LENGTH, `the answer has ${data.length} bytes and the command has no Le`);
+      return { data, sw: SW.OK };
+    }
+    if (data.length <= ne) return { data, sw: SW.OK };
+    switch (this._ctx.options.shortLe) {
+      case 'truncate':
+        return { data: data.slice(0, ne), sw: SW.OK };
+      case '6Cxx':
+        // Ne is at most 256 here in practice; an answer over 256 bytes cannot be named by 6Cxx, so it is cut.
+        if (data.length > 256) return { data: data.slice(0, ne), sw: SW.OK };
+        throw new CardError(wrongLeSw(data.length), `Le asks for ${ne} of the ${data.length} bytes; send again with Le ${data.length & 0xff}`);
+      case '61xx':
+        this._ctx.pendingResponse = data.slice(ne);
+        return { data: data.slice(0, ne), sw: bytesRemainingSw(data.length - ne) };
+    }
+  }
+
+  /** GET RESPONSE (00 C0 00 00 Le), with `shortLe: 61xx` only: the next Ne bytes of the pending answer. */
+  private _getResponse(cmd: CommandApdu): { data: Bytes; sw: number } {
+    if (cmd.cla !== 0x00) throw new CardError(SW.CLA_NOT_SUPPORTED);
+    const pending = this._ctx.pendingResponse;
+    this._ctx.pendingResponse = undefined;
+    if (cmd.p1 !== 0x00 || cmd.p2 !== 0x00) throw new CardError(SW.INCORRECT_P1P2);
+    if (cmd.ne === undefined || cmd.data.length > 0) throw new CardError(SW.WRONG_LENGTH, 'GET RESPONSE is case 2 (Le, no data)');
+    if (!pending) throw new CardError(SW.CONDITIONS_NOT_SATISFIED, 'no answer is waiting for GET RESPONSE');
+    if (pending.length <= cmd.ne) return { data: pending, sw: SW.OK };
+    this._ctx.pendingResponse = pending.slice(cmd.ne);
+    return { data: pending.slice(0, cmd.ne), sw: bytesRemainingSw(pending.length - cmd.ne) };
   }
 
   private _process(cmd: CommandApdu): Bytes {
@@ -116,7 +163,7 @@ export class Card {
     if (cmd.ins === INS.SELECT && cmd.p1 === 0x04 && cmd.cla === 0x00) return this._selectApplication(cmd);
     // With no AP selected the MF answers the shared ISO commands (and finds no files).
     const entry = (this._ctx.applet?.instructions ?? kIsoInstructions).get(cmd.ins);
-    if (!entry) throw new CardError(SW.INS_NOT_SUPPORTED);
+    if (!entry || entry.enabled?.(this._ctx.options) === false) throw new CardError(SW.INS_NOT_SUPPORTED);
     if (!entry.cla.includes(cmd.cla)) throw new CardError(SW.CLA_NOT_SUPPORTED);
     return entry.handle(cmd, this._ctx);
   }
@@ -129,7 +176,8 @@ export class Card {
     // An unknown AID leaves the current AP, EF and security state as they were.
     if (!applet) throw new CardError(SW.FILE_NOT_FOUND);
     if (this.store.image.lifecycle === 'terminated') throw new CardError(parseInt(this._ctx.options.terminatedSelectSw, 16));
-    const keep = applet !== this._ctx.applet && this._ctx.options.securityOnApSwitch === 'keep';
+    const reselect = applet === this._ctx.applet;
+    const keep = reselect ? this._ctx.options.securityOnReselect === 'keep' : this._ctx.options.securityOnApSwitch === 'keep';
     if (!keep) this._ctx.verified.clear();
     this._ctx.applet = applet;
     this._ctx.currentEf = undefined;

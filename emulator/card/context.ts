@@ -1,8 +1,10 @@
 /**
  * The state of one powered card session: which AP and EF are current, which PINs are verified.
- * It lives in memory only and is cleared by power-off, reset and SELECT of an AP.
+ * It lives in memory only and is cleared by power-off and reset; SELECT of an AP changes it as
+ * the `securityOnApSwitch` and `securityOnReselect` options say.
  */
 import type { KeyObject } from 'node:crypto';
+import type { Bytes } from '../../iso7816/bytes.js';
 import type { CardImageStore } from '../image/image-store.js';
 import type { Applet } from './applet.js';
 import type { ElementaryFile, KeyId, PinId } from './file-system.js';
@@ -24,4 +26,6 @@ export interface CardContext {
   applet: Applet | undefined;
   currentEf: ElementaryFile | undefined;
   readonly verified: Set<PinId>;
+  /** With `shortLe: 61xx`, the part of the last answer that GET RESPONSE has still to give. */
+  pendingResponse: Bytes | undefined;
 }

@@ -1,8 +1,10 @@
 /**
  * The ISO/IEC 7816-4 commands every application of this card shares: SELECT EF, READ BINARY,
- * READ RECORD, VERIFY and CHANGE REFERENCE DATA. Applets spread this table and add their own.
+ * READ RECORD, VERIFY, CHANGE REFERENCE DATA and (as an option) GET CHALLENGE. Applets spread
+ * this table and add their own.
  * SELECT by DF name is the runtime's (it changes the application, not a file).
  */
+import { randomBytes } from 'node:crypto';
 import type { CommandApdu } from '../../iso7816/apdu.js';
 import { concat, u16, type Bytes } from '../../iso7816/bytes.js';
 import { CardError, SW } from '../../iso7816/status-words.js';
@@ -19,6 +21,9 @@ export const INS = {
   VERIFY: 0x20,
   CHANGE_REFERENCE_DATA: 0x24,
   COMPUTE_DIGITAL_SIGNATURE: 0x2a,
+  GET_CHALLENGE: 0x84,
+  /** Answered by the runtime, and only with `shortLe: 61xx`. */
+  GET_RESPONSE: 0xc0,
 } as const;
 
 const kEmpty = new Uint8Array(0);
@@ -98,13 +103,14 @@ function readRecord(cmd: CommandApdu, ctx: CardContext): Bytes {
   if (sfi === 0x1f) throw new CardError(SW.INCORRECT_P1P2);
   const file = sfi === 0 ? ctx.currentEf : findBySfi(ctx, sfi);
   if (!file) throw new CardError(sfi === 0 ? SW.NO_CURRENT_EF : SW.FILE_NOT_FOUND);
-  const ne = requireNe(cmd);
+  requireNe(cmd);
   if (file.kind !== 'record') throw new CardError(SW.COMMAND_INCOMPATIBLE_WITH_FILE);
   if (!isAllowed(ctx, file.read)) throw new CardError(SW.SECURITY_STATUS_NOT_SATISFIED);
   ctx.currentEf = file;
   const record = file.records[cmd.p1 - 1];
   if (!record) throw new CardError(SW.RECORD_NOT_FOUND);
-  return record.slice(0, ne);
+  // The whole record: the runtime fits it to Ne as the `shortLe` option says.
+  return record;
 }
 
 /** P2 = 80: the PIN EF that is current; P2 = 80|n: the PIN EF with short FID n (JSAPDU's form). */
@@ -140,6 +146,17 @@ function changeReferenceData(cmd: CommandApdu, ctx: CardContext): Bytes {
   return kEmpty;
 }
 
+/**
+ * GET CHALLENGE `00 84 00 00 Le`: Ne random bytes, Ne from 1 to 256 (short Le 00 is 256);
+ * an extended Le above 256 or no Le at all answers 6700.
+ */
+function getChallenge(cmd: CommandApdu): Bytes {
+  if (cmd.p1 !== 0x00 || cmd.p2 !== 0x00) throw new CardError(SW.INCORRECT_P1P2);
+  const ne = requireNe(cmd);
+  if (ne > 256) throw new CardError(SW.WRONG_LENGTH, `a challenge has at most 256 bytes, Le asks for ${ne}`);
+  return Uint8Array.from(randomBytes(ne));
+}
+
 const iso = (handle: InstructionEntry['handle']): InstructionEntry => ({ cla: [0x00], handle });
 
 /** The shared table; applets build theirs with `new Map([...kIsoInstructions, [INS.X, ...]])`. */
@@ -149,6 +166,7 @@ export const kIsoInstructions: ReadonlyMap<number, InstructionEntry> = new Map([
   [INS.READ_RECORD, iso(readRecord)],
   [INS.VERIFY, iso(verify)],
   [INS.CHANGE_REFERENCE_DATA, iso(changeReferenceData)],
+  [INS.GET_CHALLENGE, { ...iso(getChallenge), enabled: (options) => options.getChallenge === 'supported' }],
 ]);
 
 /** The FCI answered to SELECT by DF name with P2 = 00 and Le present: `6F { 84 AID }`. */

@@ -4,6 +4,8 @@
  * and writes back every PIN-counter change.
  */
 import { kPinIds, type PinId } from '../card/file-system.js';
+import { fromBase64 } from '../../iso7816/bytes.js';
+import { readTlv, readTlvList } from '../../iso7816/tlv.js';
 import { kCardOptionChoices, kDefaultCardOptions, type CardOptions } from '../card/options.js';
 
 export const kImageFormat = 'jpki-hil/card-image';
@@ -137,6 +139,40 @@ function options(value: Json, field: string): CardOptions {
 }
 
 /**
+ * The long-length form the card-info EFs were encoded with (`tlvLongLength`), read from the bytes:
+ * an image issued before the option existed records no value, and its EFs keep the form they were
+ * issued with. Undefined when no length between 128 and 255 tells the two forms apart.
+ */
+function encodedLongLengthForm(fileMaps: readonly Record<string, string>[]): CardOptions['tlvLongLength'] | undefined {
+  const formOf = (bytes: Uint8Array, offset: number, item: { value: Uint8Array; size: number }): CardOptions['tlvLongLength'] | undefined => {
+    const tagLength = (bytes[offset]! & 0x1f) === 0x1f ? 2 : 1;
+    const lengthBytes = item.size - item.value.length - tagLength;
+    if (lengthBytes === 2) return 'minimal';
+    if (lengthBytes === 3 && item.value.length < 256) return 'two-byte';
+    return undefined;
+  };
+  for (const files of fileMaps) {
+    for (const content of Object.values(files)) {
+      try {
+        const bytes = fromBase64(content);
+        const outer = readTlv(bytes, 0);
+        const found = formOf(bytes, 0, outer);
+        if (found) return found;
+        let offset = outer.size - outer.value.length;
+        for (const item of readTlvList(outer.value)) {
+          const inner = formOf(bytes, offset, item);
+          if (inner) return inner;
+          offset += item.size;
+        }
+      } catch {
+        // Not TLV throughout (a padded EF): nothing to learn from this file.
+      }
+    }
+  }
+  return undefined;
+}
+
+/**
  * Checks a parsed JSON value and returns it typed; throws CardImageError naming the first bad field.
  * It checks the shape only: it does not match private keys against certificates, so a card issued
  * with `defects.wrongKey` loads like any other (any such check must skip the slots named there).
@@ -167,8 +203,11 @@ export function validateCardImage(value: Json, file?: string): CardImage {
     const keys = obj(jpki.keys, 'applets.jpki.keys');
     str(keys.auth, 'applets.jpki.keys.auth', /-----BEGIN PRIVATE KEY-----/, 'a PKCS#8 PEM private key');
     if (keys.sign !== undefined) str(keys.sign, 'applets.jpki.keys.sign', /-----BEGIN PRIVATE KEY-----/, 'a PKCS#8 PEM private key');
-    fileMap(obj(applets.kenhojo, 'applets.kenhojo').files, 'applets.kenhojo.files');
-    fileMap(obj(applets.kenkaku, 'applets.kenkaku').files, 'applets.kenkaku.files');
+    const kenhojoFiles = fileMap(obj(applets.kenhojo, 'applets.kenhojo').files, 'applets.kenhojo.files');
+    const kenkakuFiles = fileMap(obj(applets.kenkaku, 'applets.kenkaku').files, 'applets.kenkaku.files');
+    if (root.options === undefined || !Object.hasOwn(obj(root.options, 'options'), 'tlvLongLength')) {
+      opts.tlvLongLength = encodedLongLengthForm([kenhojoFiles, kenkakuFiles]) ?? opts.tlvLongLength;
+    }
     const records = obj(applets.juki, 'applets.juki').records;
     if (!Array.isArray(records)) throw new CardImageError('applets.juki.records', 'must be an array of base64 records');
     records.forEach((r, i) => str(r, `applets.juki.records[${i}]`, kBase64, 'base64'));

@@ -11,7 +11,7 @@
  */
 import { createHash, createPublicKey, sign, type KeyObject } from 'node:crypto';
 import { ascii, concat, utf8, u16, type Bytes } from '../../iso7816/bytes.js';
-import { encodeLength, tlv } from '../../iso7816/tlv.js';
+import { encodeLength, tlv, tlvEncoder, type LongLengthForm, type TlvEncoder } from '../../iso7816/tlv.js';
 import type { Identity } from './identity.js';
 import { isValidMyNumber } from './my-number.js';
 import { placeholderFace, renderTextImage } from './png.js';
@@ -29,6 +29,11 @@ export interface CardInfoOptions {
   manufactureNumber: string;
   /** Issuing municipality name for the kenkaku basic info. */
   municipality: string;
+  /**
+   * How the kenhojo and kenkaku TLVs write lengths of 128 and more (the card option
+   * `tlvLongLength`): `two-byte` (default) is always `82 hi lo`, `minimal` is `81 LL` up to 255.
+   */
+  longLength?: LongLengthForm;
 }
 
 export interface CardInfoFiles {
@@ -126,20 +131,20 @@ export function buildApCertificate(apKey: KeyObject, apKeyId: Uint8Array): Bytes
 
 /**
  * `FF 20 LL` { `DF 21` offsets, fields… } where the offsets are file-relative positions of each
- * field TLV, as uint16 big-endian. The outer length is DER-minimal: short form while the content
- * is under 128 bytes, else `81 LL` / `82 LL LL`.
+ * field TLV, as uint16 big-endian. The outer length is short form while the content is under 128
+ * bytes, else long form as `form` says (`82 00 LL` / `81 LL` up to 255, `82 hi lo` above).
  */
-function withOffsets(fields: readonly Uint8Array[]): { file: Bytes; offsets: number[] } {
+function withOffsets(t: TlvEncoder, form: LongLengthForm, fields: readonly Uint8Array[]): { file: Bytes; offsets: number[] } {
   const offsetsTlvSize = 3 + 2 * fields.length; // DF 21 <len> + one u16 per field; always short form here
   const contentLength = offsetsTlvSize + fields.reduce((sum, f) => sum + f.length, 0);
-  let position = 2 + encodeLength(contentLength).length + offsetsTlvSize;
+  let position = 2 + encodeLength(contentLength, form).length + offsetsTlvSize;
   const offsets = fields.map((f) => {
     const here = position;
     position += f.length;
     return here;
   });
   if (offsets.some((o) => o > 0xffff)) throw new RangeError('card-info file too large for 16-bit field offsets');
-  const file = tlv(0xff20, tlv(0xdf21, ...offsets.map(u16)), ...fields);
+  const file = t(0xff20, t(0xdf21, ...offsets.map(u16)), ...fields);
   return { file, offsets };
 }
 
@@ -180,23 +185,25 @@ function buildKenhojo(identity: Identity, checked: Checked, apKey: KeyObject, ap
 
   // EF 0002: the printed name and address (not the 代替文字 forms), as the text a form would take.
   // Unpadded: PYMYNA reads exactly 3 + outer length. For identities whose content reaches 128 bytes the
-  // outer length becomes long form; PYMYNA and HPKI read a one-byte length and will misparse those,
-  // and what the real card does then is unknown (the reference has no sample of a long address).
-  const { file: ef0002, offsets } = withOffsets([
-    tlv(0xdf22, utf8(identity.name)),
-    tlv(0xdf23, utf8(identity.address)),
-    tlv(0xdf24, ascii(checked.birth)),
-    tlv(0xdf25, ascii(identity.sex)),
+  // outer length becomes long form (`82 00 LL` by default, see the tlvLongLength option); PYMYNA and
+  // HPKI read a one-byte length and will misparse those.
+  const form = options.longLength ?? 'two-byte';
+  const t = tlvEncoder(form);
+  const { file: ef0002, offsets } = withOffsets(t, form, [
+    t(0xdf22, utf8(identity.name)),
+    t(0xdf23, utf8(identity.address)),
+    t(0xdf24, ascii(checked.birth)),
+    t(0xdf25, ascii(identity.sex)),
   ]);
   const basic4Span = ef0002.subarray(offsets[0], ef0002.length); // DF 22 TLV through the end of DF 25
 
   // EF 0003: the hashes, and the AP signature over the two hash TLVs (the first 70 content bytes).
-  const hashes = concat(tlv(0xdf31, sha256(ef0001)), tlv(0xdf32, sha256(basic4Span)));
-  const ef0003 = tlv(0xff30, hashes, tlv(0xdf33, signSha256(apKey, hashes)));
+  const hashes = concat(t(0xdf31, sha256(ef0001)), t(0xdf32, sha256(basic4Span)));
+  const ef0003 = t(0xff30, hashes, t(0xdf33, signSha256(apKey, hashes)));
   if (ef0003.length !== kEf0003Size) throw new Error(`kenhojo EF 0003 is ${ef0003.length} bytes, expected ${kEf0003Size}`);
 
   // EF 0005: padding after the TLV is unknown on the real card; 0xFF is what an erased EF reads as.
-  const basicInfo = tlv(0xff40, tlv(0xdf41, kKenhojoApInfo), tlv(0xdf42, apKeyId));
+  const basicInfo = t(0xff40, t(0xdf41, kKenhojoApInfo), t(0xdf42, apKeyId));
   const ef0005 = new Uint8Array(kKenhojoBasicInfoSize).fill(0xff);
   ef0005.set(basicInfo);
 
@@ -210,42 +217,44 @@ function groupedMyNumber(myNumber: string): string {
 
 function buildKenkaku(identity: Identity, checked: Checked, apKey: KeyObject, apKeyId: Uint8Array, options: CardInfoOptions): Record<string, Bytes> {
   const publicKey = encodeApPublicKey(apKey);
+  const form = options.longLength ?? 'two-byte';
+  const t = tlvEncoder(form);
 
   // EF 0001: birth date signed on its own; the signature covers the DF 11 TLV (tag, length, value).
-  const birth = tlv(0xdf11, ascii(checked.birth));
-  const ef0001 = tlv(0xff10, birth, tlv(0xdf12, publicKey), tlv(0xdf13, signSha256(apKey, birth)));
+  const birth = t(0xdf11, ascii(checked.birth));
+  const ef0001 = t(0xff10, birth, t(0xdf12, publicKey), t(0xdf13, signSha256(apKey, birth)));
 
   // EF 0002: one offset per field after DF 21 (nine), in the kenhojo EF 0002 manner. The signature
   // covers the DF 22..DF 27 TLVs as they lie in the file; expiry and security code come after it.
   const signed = [
-    tlv(0xdf22, ascii(checked.birth)),
-    tlv(0xdf23, ascii(identity.sex)),
-    tlv(0xdf24, publicKey),
-    tlv(0xdf25, renderTextImage(identity.name)),
-    tlv(0xdf26, renderTextImage(identity.address)),
-    tlv(0xdf27, placeholderFace()),
+    t(0xdf22, ascii(checked.birth)),
+    t(0xdf23, ascii(identity.sex)),
+    t(0xdf24, publicKey),
+    t(0xdf25, renderTextImage(identity.name)),
+    t(0xdf26, renderTextImage(identity.address)),
+    t(0xdf27, placeholderFace()),
   ];
-  const { file: ef0002 } = withOffsets([
+  const { file: ef0002 } = withOffsets(t, form, [
     ...signed,
-    tlv(0xdf28, signSha256(apKey, concat(...signed))),
-    tlv(0xdf29, ascii(checked.expiry)),
-    tlv(0xdf2a, renderTextImage(options.securityCode)),
+    t(0xdf28, signSha256(apKey, concat(...signed))),
+    t(0xdf29, ascii(checked.expiry)),
+    t(0xdf2a, renderTextImage(options.securityCode)),
   ]);
 
   // EF 0003: MYNA reads four TLVs inside one: id (4 bytes), one it skips, version (1 byte), city.
   // Tags, the skipped field and the absence of padding are our choices: FF 30 after the file number,
   // DF 31..DF 34 inside, and the skipped field is the KeyID as in kenhojo EF 0005.
-  const ef0003 = tlv(
+  const ef0003 = t(
     0xff30,
-    tlv(0xdf31, kKenkakuApInfo),
-    tlv(0xdf32, apKeyId),
-    tlv(0xdf33, Uint8Array.of(kKenkakuApVersion)),
-    tlv(0xdf34, utf8(options.municipality)),
+    t(0xdf31, kKenkakuApInfo),
+    t(0xdf32, apKeyId),
+    t(0xdf33, Uint8Array.of(kKenkakuApVersion)),
+    t(0xdf34, utf8(options.municipality)),
   );
 
   // EF 0005: the picture of the My Number, signed together with the key TLV (all TLVs before DF 43).
-  const myNumberSigned = concat(tlv(0xdf41, renderTextImage(groupedMyNumber(checked.myNumber))), tlv(0xdf42, publicKey));
-  const ef0005 = tlv(0xff40, myNumberSigned, tlv(0xdf43, signSha256(apKey, myNumberSigned)));
+  const myNumberSigned = concat(t(0xdf41, renderTextImage(groupedMyNumber(checked.myNumber))), t(0xdf42, publicKey));
+  const ef0005 = t(0xff40, myNumberSigned, t(0xdf43, signSha256(apKey, myNumberSigned)));
 
   return { '0001': ef0001, '0002': ef0002, '0003': ef0003, '0004': buildApCertificate(apKey, apKeyId), '0005': ef0005 };
 }

@@ -153,6 +153,8 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
     securityCode: definition.card.securityCode ?? randomDigits(4),
     manufactureNumber: definition.card.manufactureNumber ?? randomManufactureNumber(),
     municipality: localityFromAddress(identity.address),
+    // The image stores the encoded EFs, so this card option takes effect here, at issuance.
+    longLength: definition.options.tlvLongLength ?? kDefaultCardOptions.tlvLongLength,
   });
 
   const jpkiFiles: Record<string, string> = {

@@ -311,12 +311,99 @@ describe('a long address', () => {
     expect(decodePng(address?.value ?? new Uint8Array()).texts.get(kTextKeyword)).toBe(long.address);
   });
 
-  it('uses 81 LL between 128 and 255 content bytes', () => {
+  it('writes 82 00 LL between 128 and 255 content bytes by default, and the harness parser reads it', () => {
     const medium: Identity = { ...identity, address: 'あ'.repeat(40) }; // 120 address bytes
     const bytes = ef(buildCardInfoFiles(medium, apKey, apKeyId, options).kenhojo, '0002');
+    expect(toHex(bytes.subarray(0, 3))).toBe('FF2082');
+    expect(bytes[3]).toBe(0x00);
+    expect(bytes[4]).toBe(bytes.length - 5);
+    expect(parseKenhojoBasic4(bytes).address).toBe(medium.address);
+  });
+
+  it('writes 81 LL between 128 and 255 content bytes with tlvLongLength minimal', () => {
+    const medium: Identity = { ...identity, address: 'あ'.repeat(40) };
+    const bytes = ef(buildCardInfoFiles(medium, apKey, apKeyId, { ...options, longLength: 'minimal' }).kenhojo, '0002');
     expect(bytes[2]).toBe(0x81);
     expect(bytes[3]).toBe(bytes.length - 4);
     expect(parseKenhojoBasic4(bytes).address).toBe(medium.address);
+  });
+});
+
+describe('card-info TLV long lengths (option tlvLongLength)', () => {
+  // Content = DF21 (11) + DF22 (3 + name) + DF23 (3 + address) + DF24 (11) + DF25 (4) = 32 + name + address bytes.
+  const withContent = (contentBytes: number): Identity => ({ ...identity, name: 'BANGO HANAKO', address: 'A'.repeat(contentBytes - 32 - 12) });
+
+  it('a basic-4 with 130 content bytes starts FF 20 82 00 82; with 94, FF 20 5E', () => {
+    const long = ef(buildCardInfoFiles(withContent(130), apKey, apKeyId, options).kenhojo, '0002');
+    expect(toHex(long.subarray(0, 5))).toBe('FF20820082');
+    expect(long.length).toBe(5 + 130);
+    const short = ef(buildCardInfoFiles(withContent(94), apKey, apKeyId, options).kenhojo, '0002');
+    expect(toHex(short.subarray(0, 3))).toBe('FF205E');
+    expect(short.length).toBe(3 + 94);
+    for (const bytes of [long, short]) expect(parseKenhojoBasic4(bytes).sex).toBe(identity.sex);
+  });
+
+  it('the offsets and the hash in EF 0003 follow the header size of either form', () => {
+    for (const longLength of ['two-byte', 'minimal'] as const) {
+      const out = buildCardInfoFiles(withContent(130), apKey, apKeyId, { ...options, longLength });
+      const bytes = ef(out.kenhojo, '0002');
+      const headerSize = longLength === 'two-byte' ? 5 : 4;
+      const header = readTlv(bytes, headerSize);
+      expect(header.tag).toBe(0xdf21);
+      const offsets = offsetsOf(header.value);
+      offsets.forEach((offset, i) => expect(readTlv(bytes, offset).tag).toBe(0xdf22 + i));
+      const hashes = readTlvList(readTlv(ef(out.kenhojo, '0003')).value);
+      expect(child(hashes, 0xdf32).value).toEqual(sha256(bytes.subarray(offsets[0])));
+    }
+  });
+
+  it('inner TLVs follow the option too: a 130-byte address is DF 23 82 00 82 (DF 23 81 82 when minimal)', () => {
+    const wide: Identity = { ...identity, address: 'B'.repeat(130) };
+    const twoByte = ef(buildCardInfoFiles(wide, apKey, apKeyId, options).kenhojo, '0002');
+    expect(toHex(twoByte)).toContain(`DF23820082${toHex(new TextEncoder().encode(wide.address))}`);
+    expect(parseKenhojoBasic4(twoByte).address).toBe(wide.address);
+    const minimal = ef(buildCardInfoFiles(wide, apKey, apKeyId, { ...options, longLength: 'minimal' }).kenhojo, '0002');
+    expect(toHex(minimal)).toContain(`DF238182${toHex(new TextEncoder().encode(wide.address))}`);
+    expect(parseKenhojoBasic4(minimal).address).toBe(wide.address);
+  });
+
+  it('no kenhojo or kenkaku TLV has an 81 length by default, and none has 82 00 LL when minimal', () => {
+    const headers = (bytes: Uint8Array, nested = true): string[] => {
+      const out: string[] = [];
+      const walk = (data: Uint8Array, depth: number): void => {
+        let p = 0;
+        while (p < data.length) {
+          // EF 0005 is FF-padded after its TLV; kenhojo EF 0001 has two trailing bytes.
+          if (data[p] === 0x00 || (data[p] === 0xff && (data[p + 1] === undefined || data[p + 1] === 0xff))) break;
+          const item = readTlv(data, p);
+          const tagLength = (data[p]! & 0x1f) === 0x1f ? 2 : 1;
+          out.push(toHex(data.subarray(p + tagLength, p + item.size - item.value.length)));
+          // Constructed private tags (FF nn) hold TLVs; the others are primitive.
+          if (nested && data[p] === 0xff && depth === 0) walk(item.value, 1);
+          p += item.size;
+        }
+      };
+      walk(bytes, 0);
+      return out;
+    };
+    // EF 0004 (the AP certificate) has only lengths under 128 or over 255, the same in both forms.
+    for (const longLength of ['two-byte', 'minimal'] as const) {
+      const out = buildCardInfoFiles({ ...identity, address: 'C'.repeat(200) }, apKey, apKeyId, { ...options, longLength });
+      // kenhojo EF 0001's FF 10 holds the digits themselves, not TLVs.
+      const all = [
+        ...headers(ef(out.kenhojo, '0001'), false),
+        ...['0002', '0003', '0005'].flatMap((fid) => headers(ef(out.kenhojo, fid))),
+        ...['0001', '0002', '0003', '0005'].flatMap((fid) => headers(ef(out.kenkaku, fid))),
+      ];
+      expect(all.length).toBeGreaterThan(20);
+      if (longLength === 'two-byte') {
+        expect(all.filter((h) => h.startsWith('81'))).toEqual([]);
+        expect(all.some((h) => h.startsWith('8200'))).toBe(true);
+      } else {
+        expect(all.filter((h) => h.startsWith('8200'))).toEqual([]);
+        expect(all.some((h) => h.startsWith('81'))).toBe(true);
+      }
+    }
   });
 });
 

@@ -24,7 +24,12 @@ import {
   verifyPin,
 } from './wire.js';
 
-const cards = issuedCards({ adult: 'adult', minor: 'minor', blocked: 'blocked-auth-pin' });
+const cards = issuedCards({
+  adult: 'adult',
+  minor: 'minor',
+  blocked: 'blocked-auth-pin',
+  reselectClears: { definition: 'adult', change: (d) => ({ ...d, options: { ...d.options, securityOnReselect: 'clear' } }) },
+});
 
 const kMessage = new TextEncoder().encode('iso edge cases');
 const kSha256Di = digestInfo('sha256', kMessage);
@@ -308,12 +313,34 @@ describe('how long a verified PIN lasts', () => {
     expect(wire.card.session.verified).toEqual(['auth']);
   });
 
-  it('SELECT of the same AP clears it', () => {
+  it('SELECT of the same AP keeps it (options.securityOnReselect default): verify, re-select, sign', () => {
     const wire = new Wire(cards.adult);
+    jpkiWithAuth(wire);
+    wire.exact(selectAp(AID.jpki), '');
+    expect(wire.card.session.verified).toEqual(['auth']);
+    expectAuthSignatureWorks(wire);
+    // The current EF does not survive the re-select: the key EF has to be selected again.
+    wire.exact(selectAp(AID.jpki), '');
+    wire.exact(signApdu(kSha256Di), '', '6986');
+  });
+
+  it('SELECT of the same AP clears it with securityOnReselect: clear', () => {
+    const wire = new Wire(cards.reselectClears);
     jpkiWithAuth(wire);
     wire.exact(selectAp(AID.jpki), '');
     wire.exact(selectEf('0017'), '');
     wire.exact(signApdu(kSha256Di), '', '6982');
+  });
+
+  it('securityOnReselect does not change what an AP switch does: kenhojo and back still clears (securityOnApSwitch default)', () => {
+    for (const card of [cards.adult, cards.reselectClears]) {
+      const wire = new Wire(card);
+      jpkiWithAuth(wire);
+      wire.exact(selectAp(AID.kenhojo), '');
+      wire.exact(selectAp(AID.jpki), '');
+      wire.exact(selectEf('0017'), '');
+      wire.exact(signApdu(kSha256Di), '', '6982');
+    }
   });
 
   it('SELECT of another AP clears it (options.securityOnApSwitch default), in both directions', () => {

@@ -9,7 +9,11 @@ import { constants, publicDecrypt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { Wire, b, certificateKey, digestInfo, expectValidSignature, h, hex, imageFile, issuedCards, kStatusQuery, readBinary, selectEf, signApdu } from './wire.js';
 
-const cards = issuedCards({ adult: 'adult' });
+const cards = issuedCards({
+  adult: 'adult',
+  // OpenSC's logout relies on a re-select clearing the PINs; that is the securityOnReselect option.
+  reselectClears: { definition: 'adult', change: (d) => ({ ...d, options: { ...d.options, securityOnReselect: 'clear' } }) },
+});
 
 // card-jpki.c jpki_match_card(): the ATR table has only the Juki-card ATR, so a My Number card is
 // matched by SELECT of AID_JPKI with P2 0C (SC_APDU_CASE_3_SHORT).
@@ -176,8 +180,8 @@ describe('OpenSC: PIN verification and signing', () => {
     wire.exact(kStatusQuery, '', '63C3');
   });
 
-  it('logout (jpki_logout re-selects the AID) clears the verified state: signing afterwards answers 6982', () => {
-    const wire = new Wire(cards.adult);
+  it('logout (jpki_logout re-selects the AID) clears the verified state on a card with securityOnReselect: clear: signing afterwards answers 6982', () => {
+    const wire = new Wire(cards.reselectClears);
     connect(wire);
     wire.exact(selectEf('0018'), '');
     wire.exact(kVerifyAuth1234, '');
@@ -193,6 +197,25 @@ describe('OpenSC: PIN verification and signing', () => {
     wire.exact(kMatchSelect, '');
     wire.exact(selectEf('0001'), '');
     wire.exact('00 B0 00 00 04', '', '6982');
+  });
+});
+
+describe('OpenSC logout on a card that keeps the PINs across a re-select (securityOnReselect default)', () => {
+  it('the logout SELECT answers 9000 and the PIN stays verified: the state OpenSC assumes is gone is still there', () => {
+    const wire = new Wire(cards.adult);
+    connect(wire);
+    wire.exact(selectEf('0018'), '');
+    wire.exact(kVerifyAuth1234, '');
+    wire.exact(kMatchSelect, ''); // C_Logout
+    expect(wire.card.session.verified).toEqual(['auth']);
+    wire.exact(selectEf('0017'), '');
+    const message = new TextEncoder().encode('after logout');
+    expectValidSignature(wire.ok(signApdu(digestInfo('sha256', message))), imageFile(cards.adult, 'jpki', '000A'), 'sha256', message);
+    // A reset clears it whatever the option.
+    wire.card.reset();
+    wire.exact(kMatchSelect, '');
+    wire.exact(selectEf('0017'), '');
+    wire.exact(signApdu(digestInfo('sha256', message)), '', '6982');
   });
 });
 
