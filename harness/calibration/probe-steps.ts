@@ -127,6 +127,31 @@ async function measureSize(session: ProbeSession, from = 0, cardSpecific = true)
   }
 }
 
+type LengthForm = 'two-byte' | 'minimal';
+
+/**
+ * Reads the TLV header at `offset` of the current EF a byte group at a time (tag, first length
+ * byte, the rest of the length), so no value byte is read, and says which long-length form it
+ * shows: only a length from 128 to 255 tells `81 LL` from `82 00 LL`.
+ */
+async function lengthFormAt(session: ProbeSession, offset: number): Promise<{ form?: LengthForm; header: string; length?: number } | Reply> {
+  const head = await session.readBinary(offset, 1);
+  if (head.sw !== 0x9000 || head.data.length < 1) return head;
+  const tagLength = (head.data[0]! & 0x1f) === 0x1f ? 2 : 1;
+  const start = await session.readBinary(offset, tagLength + 1);
+  if (start.sw !== 0x9000 || start.data.length < tagLength + 1) return start;
+  const first = start.data[tagLength]!;
+  if (first < 0x80) return { header: toHex(start.data), length: first };
+  const extra = first & 0x7f;
+  if (extra < 1 || extra > 2) return { header: toHex(start.data) };
+  const whole = await session.readBinary(offset, tagLength + 1 + extra);
+  if (whole.sw !== 0x9000 || whole.data.length < tagLength + 1 + extra) return whole;
+  const length = extra === 1 ? whole.data[tagLength + 1]! : (whole.data[tagLength + 1]! << 8) | whole.data[tagLength + 2]!;
+  const header = toHex(whole.data);
+  if (length < 0x80 || length > 0xff) return { header, length };
+  return { form: extra === 1 ? 'minimal' : 'two-byte', header, length };
+}
+
 const kEfsWithoutPin: ReadonlyArray<{ ap: keyof typeof kAids; fid: number; name: string }> = [
   { ap: 'jpki', fid: 0x0006, name: 'jpki 0006 (token)' },
   { ap: 'jpki', fid: 0x000a, name: 'jpki 000A (auth certificate)' },
@@ -224,6 +249,36 @@ export const kProbeSteps: readonly ProbeStep[] = [
     },
   },
   {
+    id: 'getChallenge',
+    kind: 'option',
+    question: 'GET CHALLENGE (00 84 00 00 08) in the JPKI AP',
+    async run(session) {
+      await session.selectAp('jpki');
+      const reply = await session.send(encodeCommandApdu({ cla: 0x00, ins: 0x84, p1: 0x00, p2: 0x00, ne: 8 }), true);
+      const evidence = `00 84 00 00 08 answered ${describe(reply)}`;
+      if (reply.sw === 0x6d00) return measured('unsupported', evidence);
+      if (reply.sw === 0x9000 && reply.data.length === 8) return measured('supported', evidence);
+      return unmatched(evidence);
+    },
+  },
+  {
+    id: 'shortLe',
+    kind: 'option',
+    question: 'An answer longer than Le: READ RECORD of the 住基 AP record with Le = 1',
+    async run(session) {
+      const ap = await session.selectAp('juki');
+      if (ap.sw !== 0x9000) return unmatched(`SELECT of the 住基 AP answered ${ap.swText}`);
+      const whole = await session.send(encodeCommandApdu({ cla: 0x00, ins: 0xb2, p1: 0x01, p2: 0x0c, ne: 256 }), true);
+      if (whole.sw !== 0x9000 || whole.data.length < 2) return unmatched(`READ RECORD with Le 00 answered ${describe(whole)}`);
+      const short = await session.send(encodeCommandApdu({ cla: 0x00, ins: 0xb2, p1: 0x01, p2: 0x0c, ne: 1 }), true);
+      const evidence = `READ RECORD of the ${whole.data.length}-byte record with Le 01 answered ${describe(short)}`;
+      if (short.sw === 0x9000 && short.data.length === 1) return measured('truncate', evidence);
+      if ((short.sw & 0xff00) === 0x6c00 && short.data.length === 0) return measured('6Cxx', evidence);
+      if ((short.sw & 0xff00) === 0x6100 && short.data.length === 1) return measured('61xx', evidence);
+      return unmatched(evidence);
+    },
+  },
+  {
     id: 'statusQueryWhenVerified',
     kind: 'option',
     question: 'The empty VERIFY (tries-left query) right after the PIN was verified',
@@ -246,6 +301,64 @@ export const kProbeSteps: readonly ProbeStep[] = [
     question: 'Whether a PIN stays verified when another AP is selected and then its own again',
     touchesPins: true,
     run: (session, facts) => securityAcross(session, facts, (home) => [home === 'jpki' ? 'kenhojo' : 'jpki', home]),
+  },
+  {
+    id: 'securityOnReselect',
+    kind: 'option',
+    question: 'Whether a PIN stays verified when its own AP is selected again',
+    touchesPins: true,
+    run: (session, facts) => securityAcross(session, facts, (home) => [home]),
+  },
+  {
+    id: 'signWithoutLe',
+    kind: 'option',
+    question: 'COMPUTE DIGITAL SIGNATURE sent as case 3 (no Le) after the PIN',
+    touchesPins: true,
+    async run(session, facts) {
+      const pin = (['auth', 'sign'] as const).find((p) => session.pinGiven(p) && (p !== 'sign' || facts.hasSignKey !== false) && session.expected[p] !== 0);
+      if (!pin) return notMeasured('needs the authentication PIN or the signing password to verify (no try is used)', '--auth-pin (or --sign-pin)');
+      const failed = await verifyGiven(session, pin);
+      if (failed) return unmatched(`VERIFY of the ${kProbePins[pin].label} answered ${failed.swText}`);
+      const key = await session.selectEf(pin === 'auth' ? 0x0017 : 0x001a);
+      if (key.sw !== 0x9000) return unmatched(`SELECT of the ${pin} key EF answered ${key.swText}`);
+      const signed = await session.send(signCommand(false), true);
+      const evidence = `80 2A 00 80 Lc … without Le, after VERIFY of the ${kProbePins[pin].label}, answered ${describe(signed)}`;
+      if (signed.sw === 0x9000 && signed.data.length === 256) return measured('full', evidence);
+      if (signed.sw === 0x6700) return measured('6700', evidence);
+      return unmatched(evidence);
+    },
+  },
+  {
+    id: 'tlvLongLength',
+    kind: 'option',
+    question: 'How kenhojo EF 0002 (basic 4) writes a TLV length from 128 to 255: 82 00 LL or 81 LL',
+    touchesPins: true,
+    async run(session) {
+      if (!session.pinGiven('kenhojo') || session.expected.kenhojo === 0) return notMeasured('needs the card-info PIN (no try is used; only TLV headers are read)', kProbePinFlags.kenhojo);
+      const failed = await verifyGiven(session, 'kenhojo');
+      if (failed) return unmatched(`VERIFY of the card-info PIN answered ${failed.swText}`);
+      const ef = await session.selectEf(0x0002);
+      if (ef.sw !== 0x9000) return unmatched(`SELECT of kenhojo EF 0002 answered ${ef.swText}`);
+      const outer = await lengthFormAt(session, 0);
+      if (!('header' in outer)) return unmatched(`reading the header of EF 0002 answered ${outer.swText}`);
+      const headers = [`outer ${outer.header}`];
+      let form = outer.form;
+      // The DF 21 offsets (file-relative) of the name and address TLVs: their headers too.
+      const offsetsAt = outer.header.length / 2;
+      const offsets = await session.readBinary(offsetsAt, 11);
+      if (offsets.sw === 0x9000 && offsets.data[0] === 0xdf && offsets.data[1] === 0x21 && offsets.data.length >= 7) {
+        for (const [name, i] of [['name', 0], ['address', 1]] as const) {
+          const at = (offsets.data[3 + 2 * i]! << 8) | offsets.data[4 + 2 * i]!;
+          const inner = await lengthFormAt(session, at);
+          if (!('header' in inner)) continue;
+          headers.push(`${name} ${inner.header}`);
+          if (form !== undefined && inner.form !== undefined && inner.form !== form) return unmatched(`the TLVs of EF 0002 mix both forms: ${headers.join(', ')}`);
+          form ??= inner.form;
+        }
+      }
+      if (!form) return notMeasured(`no TLV length of EF 0002 is between 128 and 255 (${headers.join(', ')}), where the two forms differ; a card with a longer address shows it`);
+      return measured(form, `TLV headers of EF 0002: ${headers.join(', ')}`);
+    },
   },
   {
     id: 'myNumberFile',

@@ -17,6 +17,9 @@ import { issueFixture, tempDir, type IssuedFixture } from '../../support/cards.j
 
 type OptionKey = keyof CardOptions;
 
+/** Over 127 bytes of basic-4 content, so that the TLV length form shows. */
+const kLongAddress = '北海道札幌市中央区北一条西二丁目三番地四号札幌中央合同庁舎別館十五階南側会議室前廊下';
+
 function withOptions(image: CardImage, options: Partial<CardOptions>, change?: (i: CardImage) => void): CardImage {
   const copy = structuredClone(image);
   copy.options = { ...copy.options, ...options };
@@ -41,10 +44,10 @@ describe('card probe on the in-process emulator', () => {
   const dir = tempDir();
   let fixture: IssuedFixture;
   let pins: { kenhojo: string; auth: string; sign: string };
-  const full = (): Partial<ProbeOptions> => ({ pins: { kenhojo: pins.kenhojo }, allowPinTries: 3 });
+  const full = (): Partial<ProbeOptions> => ({ pins: { kenhojo: pins.kenhojo, auth: pins.auth }, allowPinTries: 3 });
 
   beforeAll(async () => {
-    fixture = await issueFixture(dir.path, 'adult');
+    fixture = await issueFixture(dir.path, 'adult', (d) => ({ ...d, identity: { ...d.identity, address: kLongAddress } }));
     pins = { kenhojo: fixture.definition.pins.kenhojo, auth: fixture.definition.pins.auth, sign: fixture.definition.pins.sign };
   });
   afterAll(() => dir.remove());
@@ -75,7 +78,9 @@ describe('card probe on the in-process emulator', () => {
   );
   it.each(alternatives)('recovers %s = %s, and no other option moves', async (key, value) => {
     const terminated = key === 'terminatedSelectSw';
-    const image = withOptions(fixture.image, { [key]: value }, terminated ? (i) => (i.lifecycle = 'terminated') : undefined);
+    // The TLV length form is written into the EFs when the card is issued.
+    const base = key === 'tlvLongLength' ? (await issueCard(fixture.ca, { ...fixture.definition, options: { tlvLongLength: value as CardOptions['tlvLongLength'] } })).image : fixture.image;
+    const image = withOptions(base, { [key]: value }, terminated ? (i) => (i.lifecycle = 'terminated') : undefined);
     const report = await probe(image, { ...full(), terminated });
     if (terminated) {
       expect(measuredOptions(report)).toEqual({ terminatedSelectSw: value });
@@ -96,7 +101,10 @@ describe('card probe on the in-process emulator', () => {
     expect(report.options.blockedPinSw).toMatchObject({ status: 'not measured', flag: '--allow-pin-tries 3' });
     expect(report.informative.myNumberFile).toMatchObject({ status: 'not measured', flag: '--kenhojo-pin' });
     // What needs neither is measured all the same.
-    expect(measuredOptions(report)).toEqual({ readPastEnd: '6B00', signWithoutPinSw: '6982', kenhojoCertificateNeedsPin: true });
+    const withoutPin = ['readPastEnd', 'signWithoutPinSw', 'kenhojoCertificateNeedsPin', 'getChallenge', 'shortLe'] as const;
+    expect(measuredOptions(report)).toEqual(Object.fromEntries(withoutPin.map((k) => [k, kDefaultCardOptions[k]])));
+    expect(report.options.signWithoutLe).toMatchObject({ status: 'not measured', flag: '--auth-pin (or --sign-pin)' });
+    expect(report.options.tlvLongLength).toMatchObject({ status: 'not measured', flag: '--kenhojo-pin' });
     expect(report.fragment).toContain("# blockedPinSw: not measured: needs a blocked PIN: blocking the 住基 PIN uses its 3 tries");
   });
 
@@ -171,18 +179,18 @@ describe('card probe on the in-process emulator', () => {
     const report = await probe(flipped, full());
     const fragment = parseYaml(report.fragment) as { options: Record<string, unknown>; cardInfo: Record<string, unknown> };
     expect(fragment.options).toEqual(measuredOptions(report));
-    const definition = parseCardDefinition({ id: 'copy', options: fragment.options, cardInfo: fragment.cardInfo }, 'copy', (field, problem) => {
+    const definition = parseCardDefinition({ id: 'copy', identity: { address: kLongAddress }, options: fragment.options, cardInfo: fragment.cardInfo }, 'copy', (field, problem) => {
       throw new Error(`${field}: ${problem}`);
     });
     const { image } = await issueCard(fixture.ca, definition);
-    const again = await probe(image, { pins: { kenhojo: definition.pins.kenhojo }, allowPinTries: 3 });
+    const again = await probe(image, { pins: { kenhojo: definition.pins.kenhojo, auth: definition.pins.auth }, allowPinTries: 3 });
     expect(measuredOptions(again)).toEqual(measuredOptions(report));
     expect(diffProbes(report, again).options).toEqual([]);
   });
 
   it('diff reports exactly the options that differ, and nothing for two copies of one card', async () => {
     const a = await probe(fixture.image, full());
-    const b = await probe(withOptions(fixture.image, { readPastEnd: '9000', kenhojoCertificateNeedsPin: false }), full());
+    const b = await probe(withOptions(fixture.image, { readPastEnd: '9000', kenhojoCertificateNeedsPin: !kDefaultCardOptions.kenhojoCertificateNeedsPin }), full());
     const diff = diffProbes(a, b);
     expect(diff.options.map((d) => d.id).sort()).toEqual(['kenhojoCertificateNeedsPin', 'readPastEnd']);
     expect(diff.differ).toBe(true);
