@@ -10,7 +10,7 @@ import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { kCardOptionChoices, kDefaultCardOptions, serializeCardImage, type CardImage, type CardOptions } from '../../emulator/index.js';
+import { issueCard, kCardOptionChoices, kDefaultCardOptions, serializeCardImage, type CardImage, type CardOptions } from '../../emulator/index.js';
 import type { ProbeDiff } from '../../harness/calibration/probe-diff.js';
 import type { ProbeReport } from '../../harness/calibration/probe.js';
 import { issueFixture, tempDir, type IssuedFixture } from '../support/cards.js';
@@ -58,11 +58,15 @@ describe('card probe and card diff through pcscd and vpcd (slots 0 and 1)', () =
   const dir = tempDir();
   let fixture: IssuedFixture;
   let kenhojoPin: string;
+  let authPin: string;
+  /** The PINs every measuring run gives: the card-info PIN, and the auth PIN for the case-3 signature. */
+  const pinArgs = (): string[] => ['--kenhojo-pin', kenhojoPin, '--auth-pin', authPin];
+  let flippedImage: CardImage;
   let served: ServedFixture[] = [];
   const path = (name: string): string => join(dir.path, name);
 
-  function write(name: string, options: CardOptions, change?: (i: CardImage) => void): string {
-    const image = structuredClone(fixture.image);
+  function write(name: string, options: CardOptions, change?: (i: CardImage) => void, from: CardImage = fixture.image): string {
+    const image = structuredClone(from);
     image.options = { ...options };
     change?.(image);
     writeFileSync(path(name), serializeCardImage(image));
@@ -84,8 +88,11 @@ describe('card probe and card diff through pcscd and vpcd (slots 0 and 1)', () =
     // A long address (> 127 bytes of basic-4 content) so that the TLV length form shows.
     fixture = await issueFixture(dir.path, 'adult', (d) => ({ ...d, identity: { ...d.identity, address: '北海道札幌市中央区北一条西二丁目三番地四号札幌中央合同庁舎別館十五階南側会議室前廊下' } }));
     kenhojoPin = fixture.definition.pins.kenhojo;
+    authPin = fixture.definition.pins.auth;
+    // The TLV length form is written into the EFs at issuance: the flipped card is issued with it.
+    flippedImage = (await issueCard(fixture.ca, { ...fixture.definition, options: kFlipped })).image;
     write('defaults.json', { ...kDefaultCardOptions });
-    write('flipped.json', kFlipped);
+    write('flipped.json', kFlipped, undefined, flippedImage);
     await serve('defaults.json', 0);
     await serve('flipped.json', 1);
   });
@@ -131,7 +138,7 @@ describe('card probe and card diff through pcscd and vpcd (slots 0 and 1)', () =
       [kReaderA, kDefaultCardOptions],
       [kReaderB, kFlipped],
     ] as const) {
-      const r = await cli(['card', 'probe', '--reader', reader, '--kenhojo-pin', kenhojoPin, '--allow-pin-tries', '3', '--json']);
+      const r = await cli(['card', 'probe', '--reader', reader, ...pinArgs(), '--allow-pin-tries', '3', '--json']);
       expect(r.code, r.err).toBe(0);
       const report = JSON.parse(r.out) as ProbeReport;
       expect(measured(report), reader).toEqual(activeOptions(options));
@@ -141,12 +148,12 @@ describe('card probe and card diff through pcscd and vpcd (slots 0 and 1)', () =
   });
 
   it('diff between the two served cards names exactly the flipped options and exits 1', async () => {
-    const r = await cli(['card', 'diff', '--reader', kReaderA, '--reader', kReaderB, '--kenhojo-pin', kenhojoPin, '--allow-pin-tries', '0', '--json']);
+    const r = await cli(['card', 'diff', '--reader', kReaderA, '--reader', kReaderB, ...pinArgs(), '--allow-pin-tries', '0', '--json']);
     expect(r.code, r.err).toBe(1);
     const { diff } = JSON.parse(r.out) as { diff: ProbeDiff };
     expect(diff.options.map((d) => d.id).sort()).toEqual(Object.keys(activeOptions(kFlipped)).sort());
     expect(diff.apdus.length).toBeGreaterThan(0);
-    const text = await cli(['card', 'diff', '--reader', kReaderA, '--reader', kReaderB, '--kenhojo-pin', kenhojoPin, '--allow-pin-tries', '0']);
+    const text = await cli(['card', 'diff', '--reader', kReaderA, '--reader', kReaderB, ...pinArgs(), '--allow-pin-tries', '0']);
     expect(text.code).toBe(1);
     expect(text.out).toMatch(/^options that differ \(\d+\):$/m);
     expect(text.out).toMatch(/^ {2}readPastEnd\n {4}A "6B00"\n {4}B "9000"$/m);
@@ -158,11 +165,11 @@ describe('card probe and card diff through pcscd and vpcd (slots 0 and 1)', () =
     await stop(flipped);
     copyFileSync(path('defaults.json'), path('same.json'));
     await serve('same.json', 1);
-    const r = await cli(['card', 'diff', '--reader', kReaderA, '--reader', kReaderB, '--kenhojo-pin', kenhojoPin, '--allow-pin-tries', '0']);
+    const r = await cli(['card', 'diff', '--reader', kReaderA, '--reader', kReaderB, ...pinArgs(), '--allow-pin-tries', '0']);
     expect(r.code, `${r.out}\n${r.err}`).toBe(0);
     expect(r.out).toMatch(/^options: the same$/m);
     expect(r.out.trimEnd()).toMatch(/the cards answer the same$/);
-    const image = await cli(['card', 'diff', '--reader', kReaderA, '--card', path('same.json'), '--kenhojo-pin', kenhojoPin, '--allow-pin-tries', '0']);
+    const image = await cli(['card', 'diff', '--reader', kReaderA, '--card', path('same.json'), ...pinArgs(), '--allow-pin-tries', '0']);
     expect(image.code, `${image.out}\n${image.err}`).toBe(0);
   });
 
@@ -179,7 +186,7 @@ describe('card probe and card diff through pcscd and vpcd (slots 0 and 1)', () =
     expect(empty.err.trim()).toMatch(/^jpki-hil: no card in reader "Virtual PCD 00 01"; insert a My Number Card/);
     await stop(slot1);
 
-    write('terminated.json', kFlipped, (i) => (i.lifecycle = 'terminated'));
+    write('terminated.json', kFlipped, (i) => (i.lifecycle = 'terminated'), flippedImage);
     await serve('terminated.json', 1);
     const refused = await cli(['card', 'probe', '--reader', kReaderB]);
     expect(refused.code).toBe(2);
