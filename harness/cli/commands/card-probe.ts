@@ -169,8 +169,8 @@ async function diffCommand(ctx: CommandContext, args: PinArgs & { reader: string
 function pinOptions<T>(y: Argv<T>): Argv<T & PinArgs> {
   return y
     .option('kenhojo-pin', { type: 'string', describe: 'Card-info PIN: measures the options that need a verified PIN (uses no try; a wrong one stops the probe)' })
-    .option('auth-pin', { type: 'string', describe: 'Authentication PIN, used when no card-info PIN is given' })
-    .option('sign-pin', { type: 'string', describe: 'Signing password, used when neither of the others is given' })
+    .option('auth-pin', { type: 'string', describe: 'Authentication PIN: measures the case-3 signature, and the PIN steps when no card-info PIN is given' })
+    .option('sign-pin', { type: 'string', describe: 'Signing password, used where neither of the others is given' })
     .option('allow-pin-tries', { type: 'number', describe: 'Let the probe use up to N tries (it blocks the 住基 PIN to learn the blocked-PIN answer)' })
     .option('terminated', { type: 'boolean', default: false, describe: 'The card is a terminated (廃止) one: measure only its answer to SELECT' }) as unknown as Argv<T & PinArgs>;
 }
