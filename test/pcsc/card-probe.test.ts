@@ -54,7 +54,8 @@ function verifiesWithData(tracePath: string, fromLine: number): string[] {
 
 const traceLines = (path: string): number => (existsSync(path) ? readFileSync(path, 'utf8').split('\n').filter(Boolean).length : 0);
 
-describe('card probe and card diff through pcscd and vpcd (slots 0 and 1)', () => {
+// Each test runs the CLI several times and serves cards: generous on a loaded machine.
+describe('card probe and card diff through pcscd and vpcd (slots 0 and 1)', { timeout: 180_000 }, () => {
   const dir = tempDir();
   let fixture: IssuedFixture;
   let kenhojoPin: string;
