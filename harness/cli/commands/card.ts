@@ -34,6 +34,7 @@ import { maskCommand } from '../../../iso7816/secret-mask.js';
 import { describeSw, swHex } from '../../../iso7816/status-words.js';
 import { parseResponseApdu } from '../../../iso7816/apdu.js';
 import { UserError } from '../errors.js';
+import { registerProbeCommands } from './card-probe.js';
 import { registerServeCommands } from './serve.js';
 import type { CommandContext, CommandRegistrar } from '../main.js';
 import { defaultCaDir, kCardDefinitionsDir, outDir } from '../paths.js';
@@ -294,7 +295,7 @@ function resetPinHeld(ctx: CommandContext, store: FileImageStore, path: string, 
 
 export const registerCardCommands: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
   parser.command('card', 'Issue, inspect, serve and talk to emulated cards', (card) =>
-    registerServeCommands(card, ctx)
+    registerProbeCommands(registerServeCommands(card, ctx), ctx)
       .command(
         'issue',
         'Issue a card image from a card definition (default: an adult, with a test CA made if needed)',
@@ -344,6 +345,6 @@ export const registerCardCommands: CommandRegistrar = (parser: Argv, ctx: Comman
             .option('new-pin', { type: 'string', describe: 'Set a new value too' }),
         (args) => resetPin(ctx, args.card, args.pin as PinId, args['new-pin']),
       )
-      .demandCommand(1, 'Name a card command: issue, show, apdu, reset-pin, serve or ctl.'),
+      .demandCommand(1, 'Name a card command: issue, show, apdu, reset-pin, serve, ctl, probe or diff.'),
   );
 
