@@ -10,7 +10,7 @@ import { encodeCommandApdu, parseResponseApdu } from '../../iso7816/apdu.js';
 import { ascii, toHex, type Bytes } from '../../iso7816/bytes.js';
 import { swHex } from '../../iso7816/status-words.js';
 import { kAids } from '../jpki/jpki-client.js';
-import { maskSecrets } from '../readers/recording-reader.js';
+import { maskCommand } from '../../iso7816/secret-mask.js';
 import type { CardConnection, Reader } from '../readers/reader.js';
 
 /** The PINs the probe knows how to ask about: their AP and PIN EF. */
@@ -136,7 +136,7 @@ export class ProbeSession {
     const raw = await this._connection.transmit(command);
     const { data, sw } = parseResponseApdu(raw);
     const swText = swHex(sw);
-    this.transcript.push({ step: this._step, kind: 'apdu', command: maskSecrets(command), response: toHex(data), sw: swText, ...(cardSpecific ? { cardSpecific } : {}) });
+    this.transcript.push({ step: this._step, kind: 'apdu', command: maskCommand(command), response: toHex(data), sw: swText, ...(cardSpecific ? { cardSpecific } : {}) });
     return { data, sw, swText };
   }
 
