@@ -18,6 +18,23 @@ td.n { text-align: right; font-variant-numeric: tabular-nums; }
 figure { margin: 1.5em 0; }
 `;
 
+/** Where a login's time goes, step by step, with a bar for each step's share. */
+function loginPhasesTable(r: BenchResult): string {
+  const phases = r.portal.phasesMs;
+  if (!phases) return '';
+  const total = Object.values(phases).reduce((a, b) => a + b, 0);
+  if (!(total > 0)) return '';
+  const rows = Object.entries(phases).map(([step, ms]) => {
+    const share = (100 * ms) / total;
+    return `<tr><td>${escapeHtml(step)}</td><td class="n">${escapeHtml(ms.toFixed(2))}</td><td class="n">${escapeHtml(share.toFixed(0))} %</td><td><svg width="200" height="10" role="img" aria-label="${escapeHtml(`${share.toFixed(0)} %`)}"><rect width="${(2 * share).toFixed(1)}" height="10" fill="#1f6fb2"/></svg></td></tr>`;
+  });
+  return `<h2>Where a portal login's time goes</h2>
+<p class="meta">${escapeHtml(`Mean milliseconds per login of each step, as the ${r.portal.cards} clients saw it (${r.portal.logins ?? '?'} logins); the card's signature is on the client side.`)}</p>
+<table data-table="login-phases"><thead><tr><th>step</th><th>ms</th><th>share</th><th></th></tr></thead><tbody>
+${rows.join('\n')}
+</tbody></table>`;
+}
+
 export function benchReportHtml(r: BenchResult): string {
   const { rows, notes } = benchTable(r);
   const [header = [], ...body] = rows;
@@ -44,6 +61,7 @@ ${table}
 <ul>
 ${notes.map((n) => `<li>${escapeHtml(n)}</li>`).join('\n')}
 </ul>
+${loginPhasesTable(r)}
 <figure>
 ${throughputChartSvg(r)}<figcaption>${escapeHtml('Signatures per second through the card’s APDU path in-process, by worker threads, against openssl speed rsa2048 in the same run.')}</figcaption>
 </figure>

@@ -68,7 +68,17 @@ export interface BenchResult {
    * Complete IC-card logins at the mock portal over HTTP, K concurrent clients with one card each,
    * registered cards only (portal-logins.ts); latency of one whole login, GET /login to the menu.
    */
-  portal: { cards: number; loginsPerSec: Figure; p50Ms: Figure; p95Ms: Figure; p99Ms: Figure; logins: number | null; seconds: number | null };
+  portal: {
+    cards: number;
+    loginsPerSec: Figure;
+    p50Ms: Figure;
+    p95Ms: Figure;
+    p99Ms: Figure;
+    logins: number | null;
+    seconds: number | null;
+    /** Where a login's time goes: mean ms per login of each step, as the clients saw it. */
+    phasesMs?: Record<string, number>;
+  };
   /**
    * Card issuance with fresh keys (two RSA-2048 key pairs a card) on every core, next to
    * `openssl genpkey` RSA-2048 on as many lanes. Absent from results made before it existed.
@@ -376,6 +386,7 @@ async function measurePortal(result: BenchResult, options: BenchOptions): Promis
       p99Ms: figure(rate.p99Ms),
       logins: rate.count,
       seconds: Math.round(rate.seconds * 100) / 100,
+      phasesMs: rate.phasesMs,
     };
   } catch (e) {
     result.portal = unmeasured(`portal logins failed: ${(e as Error).message}`);

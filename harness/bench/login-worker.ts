@@ -9,7 +9,7 @@ import { runLoginClients, type LoginWorkerInput, type LoginWorkerMessage } from 
 const port = parentPort;
 if (!port) throw new Error('login-worker.js runs only as a worker thread');
 try {
-  const times = await runLoginClients(
+  const { times, phases } = await runLoginClients(
     workerData as LoginWorkerInput,
     async () => {
       const [message] = (await once(port, 'message')) as [LoginWorkerMessage];
@@ -18,7 +18,7 @@ try {
     },
     () => port.postMessage({ kind: 'ready' } satisfies LoginWorkerMessage),
   );
-  port.postMessage({ kind: 'done', times } satisfies LoginWorkerMessage);
+  port.postMessage({ kind: 'done', times, phases } satisfies LoginWorkerMessage);
 } catch (e) {
   port.postMessage({ kind: 'failed', message: (e as Error).message } satisfies LoginWorkerMessage);
 }

@@ -59,6 +59,8 @@ export interface PortalLoginRate {
   issueSeconds: number;
   /** This process's resident memory after the warm-up: the portal and the cards' images. */
   rssBytes: number;
+  /** Where a login's time goes: mean milliseconds per login of each step, as the clients saw it. */
+  phasesMs: Record<LoginPhase, number>;
 }
 
 interface BenchCard {
@@ -119,13 +121,32 @@ async function register(browser: PortalBrowser, index: number): Promise<void> {
  * One whole login from a new browser session, ending on the main menu. Returns whether it went
  * through registration (only the first login of a card does).
  */
-async function logIn(baseUrl: string, card: BenchCard, index: number): Promise<'registered' | 'known'> {
+/** The steps of one login, as the client sees them. */
+export const kLoginPhases = ['GET /login', 'POST /api/login/nonce', 'agent sign (card)', 'POST /api/login', 'GET /menu'] as const;
+export type LoginPhase = (typeof kLoginPhases)[number];
+
+/**
+ * One whole login from a new browser session, ending on the main menu. Returns whether it went
+ * through registration (only the first login of a card does). With `phases`, adds each step's
+ * milliseconds to it.
+ */
+async function logIn(baseUrl: string, card: BenchCard, index: number, phases?: Record<LoginPhase, number>): Promise<'registered' | 'known'> {
+  let mark = performance.now();
+  const lap = (phase: LoginPhase): void => {
+    const now = performance.now();
+    if (phases) phases[phase] += now - mark;
+    mark = now;
+  };
   const browser = new PortalBrowser(baseUrl);
   expectScreen(await browser.get('/login'), 'L-01', 'GET /login');
+  lap('GET /login');
   if (!card.reader.cardPresent()) throw new Error(`no card in ${card.reader.name}`);
   const { nonce } = await browser.postJson<{ nonce: string }>('/api/login/nonce', {});
+  lap('POST /api/login/nonce');
   const signed = await agentSign(card, nonce);
+  lap('agent sign (card)');
   let { next } = await browser.postJson<{ next: string }>('/api/login', { nonce, ...signed });
+  lap('POST /api/login');
   let registered = false;
   if (next === 'card-info') ({ next } = await browser.postJson<{ next: string }>('/api/login/link', await agentReadCardInfo(card)));
   if (next === '/account/new') {
@@ -133,7 +154,9 @@ async function logIn(baseUrl: string, card: BenchCard, index: number): Promise<'
     registered = true;
     next = '/menu';
   }
+  mark = performance.now();
   expectScreen(await browser.get(next), 'A-02', `GET ${next}`);
+  lap('GET /menu');
   return registered ? 'registered' : 'known';
 }
 
@@ -150,7 +173,7 @@ export interface LoginWorkerInput {
 export type LoginWorkerMessage =
   | { kind: 'ready' }
   | { kind: 'window'; startMs: number; endMs: number }
-  | { kind: 'done'; times: number[] }
+  | { kind: 'done'; times: number[]; phases: Record<LoginPhase, number> }
   | { kind: 'failed'; message: string };
 
 /**
@@ -158,7 +181,11 @@ export type LoginWorkerMessage =
  * event loop to itself, as it would with a load generator on another machine: every card's first
  * login and registration, then logins over the shared window.
  */
-export async function runLoginClients(input: LoginWorkerInput, waitForWindow: () => Promise<{ startMs: number; endMs: number }>, ready: () => void): Promise<number[]> {
+export async function runLoginClients(
+  input: LoginWorkerInput,
+  waitForWindow: () => Promise<{ startMs: number; endMs: number }>,
+  ready: () => void,
+): Promise<{ times: number[]; phases: Record<LoginPhase, number> }> {
   const cards: BenchCard[] = input.cards.map((c) => ({
     reader: new InProcessReader(`Bench reader ${c.index}`, createMemoryCard(c.image)),
     definition: c.definition,
@@ -178,17 +205,18 @@ export async function runLoginClients(input: LoginWorkerInput, waitForWindow: ()
     const wait = startMs - epochMs();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     const times: number[] = [];
+    const phases = Object.fromEntries(kLoginPhases.map((p) => [p, 0])) as Record<LoginPhase, number>;
     await Promise.all(
       lanes.map(async (lane) => {
         for (let turn = 0; lane.length > 0 && epochMs() < endMs; turn++) {
           const { card, index } = lane[turn % lane.length]!;
           const t = performance.now();
-          if ((await logIn(input.baseUrl, card, index)) !== 'known') throw new Error('a registered card was sent to registration again');
+          if ((await logIn(input.baseUrl, card, index, phases)) !== 'known') throw new Error('a registered card was sent to registration again');
           times.push(performance.now() - t);
         }
       }),
     );
-    return times;
+    return { times, phases };
   } finally {
     await Promise.all(cards.map((c) => c.reader.close()));
   }
@@ -296,8 +324,9 @@ export async function measurePortalLogins(options: PortalLoginOptions): Promise<
       worker.postMessage({ kind: 'window', startMs, endMs } satisfies LoginWorkerMessage);
       const ticker = setInterval(() => say(`portal: ${((epochMs() - startMs) / 1000).toFixed(0)} s`), 1000);
       let times: number[];
+      let phases: Record<LoginPhase, number>;
       try {
-        times = (await done).times;
+        ({ times, phases } = await done);
       } finally {
         clearInterval(ticker);
       }
@@ -314,6 +343,7 @@ export async function measurePortalLogins(options: PortalLoginOptions): Promise<
         p99Ms: percentile(times, 99),
         issueSeconds,
         rssBytes,
+        phasesMs: Object.fromEntries(kLoginPhases.map((p) => [p, times.length ? Math.round((phases[p] / times.length) * 1000) / 1000 : 0])) as Record<LoginPhase, number>,
       };
     } finally {
       await worker.terminate();

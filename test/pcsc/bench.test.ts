@@ -108,8 +108,14 @@ describe('jpki-hil bench', () => {
     expect(page).toMatch(/^<!DOCTYPE html>/);
     expect(page).toContain('portal IC-card logins/s, 3 cards');
     expect(page).toContain('data-series="p99"');
+    // Where a login's time goes: each step of the login with its mean, and the JSON has them too.
+    expect(page).toContain('data-table="login-phases"');
+    for (const step of ['GET /login', 'POST /api/login/nonce', 'agent sign (card)', 'POST /api/login', 'GET /menu']) {
+      expect(page).toContain(`<td>${step}</td>`);
+      expect((portal.phasesMs as Record<string, number>)[step], step).toBeGreaterThan(0);
+    }
     expect(page).toMatch(/<title>5 cards: [\d.,]+ logins\/s<\/title>/);
-    const svgs = [...page.matchAll(/<svg[\s\S]*?<\/svg>/g)].map((m) => m[0]);
+    const svgs = [...page.matchAll(/<svg xmlns[\s\S]*?<\/svg>/g)].map((m) => m[0]);
     expect(svgs, 'the HTML page has the throughput and the population charts').toHaveLength(2);
     expect(svgs[0]).toContain('data-series="openssl"');
     expect(svgs[0]).toContain('data-series="inprocess"');
