@@ -1,8 +1,9 @@
 /** `jpki-hil bench` (also `npm run bench`): signing, APDU and portal-login throughput, as ratios to openssl in the same run. */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import type { Argv } from 'yargs';
+import { makeDirectories } from '../../../emulator/index.js';
 import { benchReportHtml } from '../../bench/bench-report.js';
 import { benchJson, formatBench, runBench } from '../../bench/bench.js';
 import type { CommandContext, CommandRegistrar } from '../main.js';
@@ -70,7 +71,7 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
       ctx.io.out(formatBench(result));
       const write = (file: string, text: string, what: string): void => {
         const path = resolve(file);
-        mkdirSync(dirname(path), { recursive: true });
+        makeDirectories(dirname(path));
         writeFileSync(path, text);
         ctx.io.out(`${what} written to ${path}`);
       };

@@ -3,10 +3,10 @@
  * profile, and writes the report signed by the test CA; with --all-profiles, every shipped profile
  * and the compatibility matrix.
  */
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { initCa, reportSigner, reportSignerCaFile } from '../../../emulator/index.js';
+import { initCa, makeDirectories, reportSigner, reportSignerCaFile } from '../../../emulator/index.js';
 import { ListReporter } from '../../../reports/list-reporter.js';
 import { JsonReporter } from '../../../reports/json-reporter.js';
 import { JUnitReporter } from '../../../reports/junit-reporter.js';
@@ -44,7 +44,7 @@ interface CertifyArgs {
 
 /** Writes certification.json, its detached signature and the HTML page into `dir`; returns the paths. */
 function writeCertification(dir: string, report: CertificationReport, signer: ReturnType<typeof reportSigner>, caFile: string): { json: string; p7s: string; html: string } {
-  mkdirSync(dir, { recursive: true });
+  makeDirectories(dir);
   const json = join(dir, 'certification.json');
   const p7s = `${json}.p7s`;
   const html = join(dir, 'certification.html');
@@ -76,7 +76,7 @@ export async function certifyCommand(ctx: CommandContext, args: CertifyArgs): Pr
   const signer = reportSigner(ca);
   const caFile = reportSignerCaFile(ca);
   const out = resolve(args.out);
-  mkdirSync(out, { recursive: true });
+  makeDirectories(out);
   const version = suiteVersion();
   ctx.io.out(`certification suite ${version}: ${scenarios.length} scenarios, ${profiles.length} device${profiles.length === 1 ? '' : 's'}, reader ${args.reader}`);
   const reports: CertificationReport[] = [];

@@ -4,10 +4,10 @@
  * the in-process emulator, and checks the result as the portal will (chain, validity, signature).
  */
 import { X509Certificate, randomBytes, verify } from 'node:crypto';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Argv } from 'yargs';
-import { createMemoryCard, initCa, issueCard, loadCardDefinition, refreshCrlsIfStale } from '../../../emulator/index.js';
+import { createMemoryCard, initCa, issueCard, loadCardDefinition, makeDirectories, refreshCrlsIfStale } from '../../../emulator/index.js';
 import { toHex } from '../../../iso7816/bytes.js';
 import { JpkiClient, PinError, sha256DigestInfo } from '../../jpki/jpki-client.js';
 import { InProcessChannel } from '../../readers/in-process-channel.js';
@@ -18,7 +18,7 @@ import { kCardDefinitionsDir, outDir } from '../paths.js';
 async function demo(ctx: CommandContext, args: { out: string; trace: boolean }): Promise<void> {
   const say = (line: string): void => ctx.io.out(line);
   const caDir = join(args.out, 'ca');
-  mkdirSync(args.out, { recursive: true });
+  makeDirectories(args.out);
   const ca = initCa(caDir);
   if (!ca.created) refreshCrlsIfStale(ca);
   say(`test CA: ${caDir}${ca.created ? ' (created)' : ''}`);

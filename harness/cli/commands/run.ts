@@ -4,10 +4,11 @@
  * run into one set of reports. Exit status: 0 when every scenario passed (or was flaky), 1 when one
  * failed, 2 for bad arguments or scenario files, 130 when interrupted.
  */
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Argv } from 'yargs';
+import { makeDirectories } from '../../../emulator/index.js';
 import { HtmlReporter } from '../../../reports/html-reporter.js';
 import { JsonReporter } from '../../../reports/json-reporter.js';
 import { JUnitReporter } from '../../../reports/junit-reporter.js';
@@ -207,7 +208,7 @@ export async function runCommand(ctx: CommandContext, args: RunArgs): Promise<Ru
   }
   if (scenarios.length === 0) throw new UserError('no scenario matches the selection (check the paths, --suite, --grep and --shard)');
   const out = resolve(args.out);
-  mkdirSync(out, { recursive: true });
+  makeDirectories(out);
   const logFile = join(out, 'run.log');
   writeFileSync(logFile, '');
   const { reporter, progress } = makeReporters(names, out, ctx, scenarios.length);
@@ -277,7 +278,7 @@ export async function mergeReportsCommand(ctx: CommandContext, args: { inputs: s
     throw new UserError((e as Error).message);
   }
   const out = resolve(args.out);
-  mkdirSync(out, { recursive: true });
+  makeDirectories(out);
   const { reporter } = makeReporters(names, out, ctx, merged.scenarios.length);
   reporter.onBegin(merged.info);
   for (const s of merged.scenarios) reporter.onScenarioEnd(s);

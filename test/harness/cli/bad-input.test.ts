@@ -63,6 +63,10 @@ const kCases: Case[] = [
   { name: 'ca init --dir a file', args: (d) => ['ca', 'init', '--dir', join(d, 'card.json')], says: (d) => [join(d, 'card.json'), 'not a directory'] },
   { name: 'ca revoke --dir missing', args: (d) => ['ca', 'revoke', '--dir', join(d, 'no-ca'), '--card', join(d, 'card.json')], says: (d) => ['--dir', join(d, 'no-ca')] },
   { name: 'ca revoke --card empty file', args: (d) => ['ca', 'revoke', '--dir', join(d, 'ca'), '--card', join(d, 'empty.json')], says: (d) => ['--card', join(d, 'empty.json')] },
+  { name: 'run --out under /proc', args: () => ['run', '--suite', 'smoke', '--out', '/proc/jpki-hil/run'], says: () => ['/proc/jpki-hil'] },
+  { name: 'demo --out under /proc', args: () => ['demo', '--out', '/proc/jpki-hil/demo'], says: () => ['/proc/jpki-hil'] },
+  { name: 'bench --cards not a number', args: () => ['bench', '--cards', 'four'], says: () => ["--cards 'four'"] },
+  { name: 'bench --cards beyond 1000', args: () => ['bench', '--cards', '4,2000'], says: () => ["--cards '4,2000'", 'up to 1000'] },
   { name: 'an unknown command', args: () => ['card', 'frobnicate'], says: () => ['frobnicate'] },
   { name: 'an unknown option', args: (d) => ['card', 'show', join(d, 'card.json'), '--colour'], says: () => ['colour'] },
 ];
