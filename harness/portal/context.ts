@@ -4,6 +4,8 @@
  * plugin's dependencies are visible where it is registered.
  */
 import type { KeyObject } from 'node:crypto';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PortalLimits, StreamCounter } from './limits.js';
 import type { QrEvents } from './qr-events.js';
 import type { PortalStore } from './store.js';
 import type { Verifier } from './verification/types.js';
@@ -21,6 +23,16 @@ export interface PortalContext {
   readonly testMode: boolean;
   readonly secureCookies: boolean;
   readonly qrEvents: QrEvents;
+  /** Derives each anonymous session's CSRF token from its cookie token (session.ts). */
+  readonly sessionKey: Buffer;
+  readonly limits: PortalLimits;
+  /** Event streams open now, per browser session and in all. */
+  readonly streams: StreamCounter;
+  /**
+   * The one per-address limit of every endpoint that checks a card signature (PC login, QR login,
+   * the signing app's post): an onRequest hook, a no-op when the limit is off.
+   */
+  readonly limitSignatureChecks: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 }
 
 export interface PortalPluginOptions {
