@@ -11,7 +11,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { cardInfoKeyFrom } from './card-info.js';
-import type { PortalContext } from './context.js';
+import type { PortalContext, PortalDefects } from './context.js';
 import { openPortalDatabase } from './db.js';
 import { PortalError, type PortalErrorCode } from './errors.js';
 import { kDefaultPortalLimits, StreamCounter, type PortalLimits } from './limits.js';
@@ -67,6 +67,8 @@ export interface PortalOptions {
   loginRateLimit?: LoginRateLimit | false;
   /** Caps on event streams and waiting QR sessions (kDefaultPortalLimits where absent). */
   limits?: Partial<PortalLimits>;
+  /** Deliberate flaws for negative scenarios' own tests. */
+  defects?: PortalDefects;
   /** fastify's logger (off by default: the harness logs through its reporters). */
   logger?: boolean;
 }
@@ -112,6 +114,7 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
     qrEvents: new QrEvents(),
     sessionKey: createHmac('sha256', options.cookieSecret).update('portal session key').digest(),
     limits,
+    defects: options.defects ?? {},
     streams: new StreamCounter(limits),
     limitSignatureChecks: async (request, reply) => {
       if (signatureLimit) await signatureLimit(request, reply);

@@ -33,6 +33,13 @@ export interface PortalContext {
    * the signing app's post): an onRequest hook, a no-op when the limit is off.
    */
   readonly limitSignatureChecks: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  readonly defects: PortalDefects;
+}
+
+/** Deliberate flaws, for proving that a negative scenario catches them (never for a real run). */
+export interface PortalDefects {
+  /** The session keeps its id and CSRF token through the login: a cookie planted before is logged in after. */
+  keepSessionAtLogin?: boolean;
 }
 
 export interface PortalPluginOptions {

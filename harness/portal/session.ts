@@ -157,6 +157,12 @@ export function storedSession(ctx: PortalContext, request: FastifyRequest): Sess
  */
 export function rotateSession(ctx: PortalContext, request: FastifyRequest, reply: FastifyReply): SessionRow {
   const old = storedSession(ctx, request);
+  if (ctx.defects.keepSessionAtLogin) {
+    // The deliberate flaw: the session logged in keeps the id it had before (session fixation).
+    ctx.store.setAwaitingClaim(old.id, null);
+    request.portalSession = ctx.store.getSession(old.id)!;
+    return request.portalSession;
+  }
   const token = randomToken();
   const id = sessionIdOf(token);
   ctx.store.rotateSession(old.id, id, csrfTokenOf(ctx, token), later(ctx.now(), kSessionIdleMs));

@@ -226,8 +226,8 @@ export class PortalStore {
     })();
   }
 
-  /** Marks a session as changed by the phone of QR session `qrSessionId`: logged out until claimed. */
-  setAwaitingClaim(id: string, qrSessionId: string): void {
+  /** Marks a session as changed by the phone of QR session `qrSessionId` (null: claimed): logged out until claimed. */
+  setAwaitingClaim(id: string, qrSessionId: string | null): void {
     this.db.prepare('UPDATE sessions SET awaiting_claim = ? WHERE id = ?').run(qrSessionId, id);
   }
 

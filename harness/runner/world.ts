@@ -247,6 +247,7 @@ export class ScenarioWorld {
             cookieSecret: randomBytes(32).toString('base64url'),
             clients: [{ clientId: 'citizen-portal', clientSecret, name: 'のべおかポータル（テスト）', redirectUris: () => redirectUris }],
             testMode: true,
+            appRateLimit: false,
             now,
           }),
           'IdP',
@@ -256,7 +257,7 @@ export class ScenarioWorld {
         baseUrl = citizen.url;
       } else {
         const { verifier, cardInfoPublicKey } = trust();
-        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, port: 0, testMode: true, now }), 'portal');
+        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, port: 0, testMode: true, appRateLimit: false, now }), 'portal');
         baseUrl = myPage.url;
       }
       if (options.baseUrl && options.portal !== 'external') baseUrl = options.baseUrl.replace(/\/+$/, '');

@@ -3,6 +3,8 @@ import type { KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { Verifier } from '../verification/types.js';
 import type { OnlineApplication } from './catalogue.js';
+import type { CodeGuard } from '../shared/codes.js';
+import type { LoginThrottle } from '../shared/login-throttle.js';
 import type { Outbox } from './codes.js';
 import { MyPageError } from './errors.js';
 import type { LinkTransactions } from './link-transactions.js';
@@ -13,6 +15,10 @@ export interface MyPageContext {
   store: MyPageStore;
   sessions: MyPageSessions;
   outbox: Outbox;
+  /** Send and try limits of the confirmation codes. */
+  codes: CodeGuard;
+  /** Failed password logins per account and per client address. */
+  logins: LoginThrottle;
   transactions: LinkTransactions;
   verifier: Verifier;
   cardInfoKey: KeyObject;
