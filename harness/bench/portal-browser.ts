@@ -57,7 +57,7 @@ export class PortalBrowser {
     let url = new URL(path, this.baseUrl);
     let request = init;
     for (let hop = 0; ; hop++) {
-      const response = await fetch(url, { ...request, headers: { ...request.headers, ...this._cookieHeader() }, redirect: 'manual' });
+      const response = await fetch(url, { ...request, headers: { ...request.headers, ...this.cookieHeader() }, redirect: 'manual' });
       this._keepCookies(response.headers.getSetCookie());
       const body = await response.text();
       const location = response.headers.get('location');
@@ -76,7 +76,8 @@ export class PortalBrowser {
     }
   }
 
-  private _cookieHeader(): Record<string, string> {
+  /** The Cookie header this browser sends (empty when it holds no cookie). */
+  cookieHeader(): Record<string, string> {
     if (this._cookies.size === 0) return {};
     return { cookie: [...this._cookies].map(([name, value]) => `${name}=${value}`).join('; ') };
   }
