@@ -24,7 +24,7 @@ import { classify, firstLine } from './failures.js';
 import type { ApduRecord, Attachment, Failure, RunInfo, RunResult, ScenarioInfo, ScenarioResult, StepResult } from './results.js';
 import type { Scenario } from './scenario.js';
 import { describeStepFields, runStep, type OperatorAnswer } from './steps.js';
-import { ScenarioWorld } from './world.js';
+import { ScenarioWorld, type PortalDefectName } from './world.js';
 
 export const kDefaultStepTimeoutMs = 15_000;
 export const kDefaultScenarioTimeoutMs = 180_000;
@@ -60,6 +60,8 @@ export interface RunOptions {
   seed?: number | undefined;
   /** Shared with other runs (the caller closes it); default: made for this run and closed after it. */
   resources?: RunResources | undefined;
+  /** Deliberate flaws of the mock portals (world.ts), for proving what negative scenarios catch. */
+  portalDefects?: PortalDefectName[] | undefined;
 }
 
 /** Why a scenario cannot run with these options, or undefined when it can. */
@@ -362,6 +364,7 @@ async function runAttempt(ctx: RunContext, scenario: Scenario, definition: CardD
         browser: await ctx.resources.browser(),
         baseUrl: options.baseUrl,
         trace: options.trace ?? true,
+        portalDefects: options.portalDefects,
         log,
       });
     } catch (e) {

@@ -114,8 +114,14 @@ export interface WorldOptions {
   baseUrl?: string | undefined;
   /** Keeps a Playwright trace of the attempt (written only on failure). */
   trace: boolean;
+  /** Deliberate flaws of the mock portals, to prove that a negative scenario catches them. */
+  portalDefects?: PortalDefectName[] | undefined;
   log: (line: string) => void;
 }
+
+/** The mock portals' deliberate flaws (`jpki-hil run --portal-defect <name>`). */
+export const kPortalDefectNames = ['keep-session-at-login', 'unlimited-codes', 'unlimited-password-tries'] as const;
+export type PortalDefectName = (typeof kPortalDefectNames)[number];
 
 export interface OutboxMessage {
   channel?: string;
@@ -202,6 +208,8 @@ export class ScenarioWorld {
         return app;
       };
       const trust = (): ReturnType<typeof portalOptionsFromCaDir> => portalOptionsFromCaDir(options.caDir, { db: ':memory:' });
+      const defects = new Set(options.portalDefects ?? []);
+      const smallDefects = { unlimitedCodes: defects.has('unlimited-codes'), unlimitedPasswordTries: defects.has('unlimited-password-tries') };
       if (options.portal === 'mynaportal' || options.portal === 'external') {
         agent = await startPcAgent({
           reader: options.slot.reader,
@@ -230,6 +238,7 @@ export class ScenarioWorld {
         const portal = observe(
           await startPortal({
             ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false, now }),
+            defects: { keepSessionAtLogin: defects.has('keep-session-at-login') },
             port: 0,
           }),
           'portal',
@@ -252,12 +261,12 @@ export class ScenarioWorld {
           }),
           'IdP',
         );
-        const citizen = observe(await startCitizenPortal({ port: 0, idp: { issuer: idp.url, clientId: 'citizen-portal', clientSecret }, testMode: true, now }), 'portal');
+        const citizen = observe(await startCitizenPortal({ port: 0, idp: { issuer: idp.url, clientId: 'citizen-portal', clientSecret }, testMode: true, defects: smallDefects, now }), 'portal');
         redirectUris.push(`${citizen.url}/link/callback`);
         baseUrl = citizen.url;
       } else {
         const { verifier, cardInfoPublicKey } = trust();
-        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, port: 0, testMode: true, appRateLimit: false, now }), 'portal');
+        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, port: 0, testMode: true, appRateLimit: false, defects: smallDefects, now }), 'portal');
         baseUrl = myPage.url;
       }
       if (options.baseUrl && options.portal !== 'external') baseUrl = options.baseUrl.replace(/\/+$/, '');

@@ -24,6 +24,7 @@ import type { OperatorAnswer } from '../../runner/steps.js';
 import { UserError } from '../errors.js';
 import type { CommandContext } from '../main.js';
 import { kPackageRoot, outDir } from '../paths.js';
+import { kPortalDefectNames, type PortalDefectName } from '../../runner/world.js';
 
 export const kReporterNames = ['list', 'junit', 'html', 'json'] as const;
 type ReporterName = (typeof kReporterNames)[number];
@@ -176,6 +177,8 @@ interface RunArgs {
   verbose: boolean;
   profile?: string | undefined;
   seed?: number | undefined;
+  /** Deliberate flaws of the mock portals, to prove a negative scenario catches them. */
+  portalDefects?: PortalDefectName[] | undefined;
 }
 
 /** A profile by id or file, as a user error that lists the known ids when it is not found. */
@@ -239,6 +242,7 @@ export async function runCommand(ctx: CommandContext, args: RunArgs): Promise<Ru
       log,
       profile,
       seed: args.seed,
+      portalDefects: args.portalDefects,
     });
   } finally {
     process.off('SIGINT', onSignal);
@@ -301,6 +305,11 @@ export function registerRunCommands(parser: Argv, ctx: CommandContext): Argv {
           .option('step-timeout', { type: 'number', describe: 'Default time limit per step in ms (15000); a step\'s own timeoutMs wins' })
           .option('profile', { type: 'string', describe: 'Read the card through this device: a profile id (firmware-profiles/) or a profile file; scenarios that do not apply to it are skipped with the reason' })
           .option('seed', { type: 'number', describe: "Seed for the profile's fault odds (field drop, card moved), to repeat a run exactly (default 1)" })
+          .option('portal-defect', {
+            type: 'array',
+            choices: kPortalDefectNames,
+            describe: 'Start the mock portals with a deliberate flaw, to see a negative scenario fail on it (never for a real run)',
+          })
           .option('list', { type: 'boolean', default: false, describe: 'Print the selected scenarios and exit' })
           .option('verbose', { type: 'boolean', default: false, describe: 'Print the run log (agents, phone, portal events) on stderr as well as to <out>/run.log' })
           .example('$0 run --suite seeds', 'the seed guides\' flows on the in-process emulator')
@@ -323,6 +332,7 @@ export function registerRunCommands(parser: Argv, ctx: CommandContext): Argv {
           verbose: args.verbose,
           profile: args.profile,
           seed: args.seed,
+          portalDefects: args['portal-defect'] as PortalDefectName[] | undefined,
         });
       },
     )
