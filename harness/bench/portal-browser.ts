@@ -87,7 +87,7 @@ export class PortalBrowser {
     let url = new URL(path, this.baseUrl);
     let request = init;
     for (let hop = 0; ; hop++) {
-      const response = await send(url, { ...request, headers: { ...request.headers, ...this._cookieHeader() } });
+      const response = await send(url, { ...request, headers: { ...request.headers, ...this.cookieHeader() } });
       const setCookie = response.headers['set-cookie'];
       this._keepCookies(Array.isArray(setCookie) ? setCookie : setCookie ? [setCookie] : []);
       const body = response.body;
@@ -107,7 +107,8 @@ export class PortalBrowser {
     }
   }
 
-  private _cookieHeader(): Record<string, string> {
+  /** The Cookie header this browser sends (empty when it holds no cookie). */
+  cookieHeader(): Record<string, string> {
     if (this._cookies.size === 0) return {};
     return { cookie: [...this._cookies].map(([name, value]) => `${name}=${value}`).join('; ') };
   }

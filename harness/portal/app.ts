@@ -4,17 +4,19 @@
  * `PortalContext`; every refusal goes through the one error handler here, as `{ code, message }`
  * for the API and as the error page (E-01) for pages.
  */
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createHmac, createPublicKey, type KeyObject } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { cardInfoKeyFrom } from './card-info.js';
-import type { PortalContext } from './context.js';
+import type { PortalContext, PortalDefects } from './context.js';
 import { openPortalDatabase } from './db.js';
 import { PortalError, type PortalErrorCode } from './errors.js';
 import { flawSet, type PortalFlaw } from './flaws.js';
 import type { HolderDirectory } from './holders.js';
+import { kDefaultPortalLimits, StreamCounter, type PortalLimits } from './limits.js';
 import { QrEvents } from './qr-events.js';
 import { accountRoutes } from './routes/account.js';
 import { applicationRoutes } from './routes/applications.js';
@@ -63,8 +65,16 @@ export interface PortalOptions {
   now?: () => Date;
   /** Error answers and the error page carry the reason (`detail`), for reports. */
   testMode?: boolean;
-  /** The limit on /api/login*, per client address; false turns it off. */
+  /**
+   * The limit on every endpoint that checks a card signature (/api/login*, /api/qr/login/*, the
+   * signing app's post), one counter per client address over all of them, and separately on the
+   * public /api/verify/*; false turns both off.
+   */
   loginRateLimit?: LoginRateLimit | false;
+  /** Caps on event streams and waiting QR sessions (kDefaultPortalLimits where absent). */
+  limits?: Partial<PortalLimits>;
+  /** Deliberate flaws for negative scenarios' own tests. */
+  defects?: PortalDefects;
   /** fastify's logger (off by default: the harness logs through its reporters). */
   logger?: boolean;
 }
@@ -96,6 +106,9 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
   const cardInfoKey = cardInfoKeyFrom(options.cardInfoPublicKey);
   const flaws = flawSet(options.flaws);
   const db = openPortalDatabase(options.db);
+  const limits: PortalLimits = { ...kDefaultPortalLimits, ...options.limits };
+  const loginLimit = options.loginRateLimit ?? kDefaultLoginRateLimit;
+  let signatureLimit: ((request: FastifyRequest, reply: FastifyReply) => Promise<void>) | undefined;
   const ctx: PortalContext = {
     store: new PortalStore(db),
     verifier: options.verifier,
@@ -108,7 +121,16 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
     testMode: options.testMode ?? false,
     secureCookies: options.publicUrl?.startsWith('https:') ?? false,
     qrEvents: new QrEvents(),
+    sessionKey: createHmac('sha256', options.cookieSecret).update('portal session key').digest(),
+    limits,
+    defects: options.defects ?? {},
+    streams: new StreamCounter(limits),
+    limitSignatureChecks: async (request, reply) => {
+      if (signatureLimit) await signatureLimit(request, reply);
+    },
   };
+  const limitedError = (what: string) => (_request: FastifyRequest, context: { max: number; after: string }) =>
+    new PortalError('RATE_LIMITED', `more than ${context.max} ${what} in ${context.after}`);
 
   const app = Fastify({
     logger: options.logger ?? false,
@@ -134,6 +156,8 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
     let code: PortalErrorCode;
     if (error.validation) code = 'BAD_REQUEST';
     else if (error.statusCode === 429) code = 'RATE_LIMITED';
+    else if (error.statusCode === 413) code = 'PAYLOAD_TOO_LARGE';
+    else if (error.statusCode === 415) code = 'UNSUPPORTED_MEDIA_TYPE';
     else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) code = 'BAD_REQUEST';
     else {
       request.log.error(error);
@@ -157,8 +181,22 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
   // The browser-facing areas share sessions and CSRF protection, in one scope of their own...
   await app.register(async (browser) => {
     registerSessions(browser, ctx);
+    if (loginLimit) {
+      // One store for the whole scope, so every route that hooks `browser.rateLimit()` shares the
+      // same counter per address: the QR login cannot be used to get round the PC login's limit.
+      await browser.register(rateLimit, {
+        global: false,
+        max: loginLimit.max,
+        timeWindow: loginLimit.timeWindowMs,
+        errorResponseBuilder: limitedError('requests that check a card signature'),
+      });
+      const limiter = browser.rateLimit();
+      signatureLimit = async (request, reply) => {
+        await limiter.call(browser, request, reply);
+      };
+    }
     await browser.register(pageRoutes, { ctx });
-    await browser.register(loginRoutes, { ctx, rateLimit: options.loginRateLimit ?? kDefaultLoginRateLimit });
+    await browser.register(loginRoutes, { ctx });
     await browser.register(accountRoutes, { ctx });
     await browser.register(menuRoutes, { ctx });
     await browser.register(logoutRoutes, { ctx });
@@ -166,7 +204,12 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
     await browser.register(applicationRoutes, { ctx });
   });
   // ...and the public verification API, called by services rather than browsers, stays outside it.
-  await app.register(verifyRoutes, { verifier: options.verifier, withDetail: ctx.testMode });
+  await app.register(async (api) => {
+    if (loginLimit) {
+      await api.register(rateLimit, { global: true, max: loginLimit.max, timeWindow: loginLimit.timeWindowMs, errorResponseBuilder: limitedError('verification requests') });
+    }
+    await api.register(verifyRoutes, { verifier: options.verifier, withDetail: ctx.testMode });
+  });
 
   await app.ready();
   return app as unknown as FastifyInstance;

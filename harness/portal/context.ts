@@ -6,6 +6,8 @@
 import type { KeyObject } from 'node:crypto';
 import type { PortalFlaw } from './flaws.js';
 import type { HolderDirectory } from './holders.js';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { PortalLimits, StreamCounter } from './limits.js';
 import type { QrEvents } from './qr-events.js';
 import type { PortalStore } from './store.js';
 import type { Verifier } from './verification/types.js';
@@ -27,6 +29,23 @@ export interface PortalContext {
   readonly testMode: boolean;
   readonly secureCookies: boolean;
   readonly qrEvents: QrEvents;
+  /** Derives each anonymous session's CSRF token from its cookie token (session.ts). */
+  readonly sessionKey: Buffer;
+  readonly limits: PortalLimits;
+  /** Event streams open now, per browser session and in all. */
+  readonly streams: StreamCounter;
+  /**
+   * The one per-address limit of every endpoint that checks a card signature (PC login, QR login,
+   * the signing app's post): an onRequest hook, a no-op when the limit is off.
+   */
+  readonly limitSignatureChecks: (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+  readonly defects: PortalDefects;
+}
+
+/** Deliberate flaws, for proving that a negative scenario catches them (never for a real run). */
+export interface PortalDefects {
+  /** The session keeps its id and CSRF token through the login: a cookie planted before is logged in after. */
+  keepSessionAtLogin?: boolean;
 }
 
 export interface PortalPluginOptions {

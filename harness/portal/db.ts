@@ -157,6 +157,19 @@ export const kMigrations: readonly Migration[] = [
       CREATE UNIQUE INDEX persons_by_holder ON persons (holder);
     `,
   },
+  {
+    version: 4,
+    name: 'sessions logged in from a phone wait for their browser',
+    sql: `
+      -- The QR session whose phone logged this browser session in (or started its registration):
+      -- until the browser that showed that QR code claims it (and gets a new session id), the
+      -- session counts as logged out, so a cookie planted before the login is worth nothing after.
+      ALTER TABLE sessions ADD COLUMN awaiting_claim TEXT;
+      CREATE INDEX qr_sessions_by_browser ON qr_sessions (browser_session_id);
+      CREATE INDEX login_nonces_by_expiry ON login_nonces (expires_at);
+      CREATE INDEX sessions_by_expiry ON sessions (expires_at);
+    `,
+  },
 ];
 
 function checkMigrationList(migrations: readonly Migration[]): void {

@@ -45,6 +45,8 @@ export interface SessionRow {
   loggedInAt: string | null;
   previousLoginAt: string | null;
   pending: PendingLogin | null;
+  /** The QR session whose phone logged this session in, until the browser claims it (docs/portal-protocols.md). */
+  awaitingClaim: string | null;
   createdAt: string;
   expiresAt: string;
 }
@@ -165,6 +167,7 @@ interface RawSession {
   logged_in_at: string | null;
   previous_login_at: string | null;
   pending: string | null;
+  awaiting_claim: string | null;
   created_at: string;
   expires_at: string;
 }
@@ -199,10 +202,40 @@ export class PortalStore {
 
   // --- sessions ---------------------------------------------------------------------------------
 
+  /** Stores a session (once: a second call for the same id changes nothing). */
   createSession(id: string, csrfToken: string, now: Date, expiresAt: Date): void {
     this.db
-      .prepare('INSERT INTO sessions (id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?)')
+      .prepare('INSERT OR IGNORE INTO sessions (id, csrf_token, created_at, expires_at) VALUES (?, ?, ?, ?)')
       .run(id, csrfToken, now.toISOString(), expiresAt.toISOString());
+  }
+
+  /**
+   * Gives a session a new id and CSRF token, keeping what it holds (login, pending step, its nonces,
+   * QR and signing sessions) and ending any wait for a claim; the old id is gone afterwards.
+   */
+  rotateSession(oldId: string, newId: string, csrfToken: string, expiresAt: Date): void {
+    this.db.transaction(() => {
+      const moved = this.db
+        .prepare(
+          `INSERT INTO sessions (id, csrf_token, person_id, cert_issuer, cert_serial, logged_in_at, previous_login_at, pending, awaiting_claim, created_at, expires_at)
+           SELECT ?, ?, person_id, cert_issuer, cert_serial, logged_in_at, previous_login_at, pending, NULL, created_at, ? FROM sessions WHERE id = ?`,
+        )
+        .run(newId, csrfToken, expiresAt.toISOString(), oldId).changes;
+      if (moved !== 1) throw new Error(`no session ${oldId} to rotate`);
+      this.db.prepare('UPDATE login_nonces SET session_id = ? WHERE session_id = ?').run(newId, oldId);
+      this.db.prepare('UPDATE qr_sessions SET browser_session_id = ? WHERE browser_session_id = ?').run(newId, oldId);
+      this.db.prepare('UPDATE signing_sessions SET browser_session_id = ? WHERE browser_session_id = ?').run(newId, oldId);
+      this.db.prepare('DELETE FROM sessions WHERE id = ?').run(oldId);
+    })();
+  }
+
+  /** Marks a session as changed by the phone of QR session `qrSessionId` (null: claimed): logged out until claimed. */
+  setAwaitingClaim(id: string, qrSessionId: string | null): void {
+    this.db.prepare('UPDATE sessions SET awaiting_claim = ? WHERE id = ?').run(qrSessionId, id);
+  }
+
+  countSessions(): number {
+    return (this.db.prepare('SELECT count(*) AS n FROM sessions').get() as { n: number }).n;
   }
 
   getSession(id: string): SessionRow | undefined {
@@ -217,6 +250,7 @@ export class PortalStore {
       loggedInAt: raw.logged_in_at,
       previousLoginAt: raw.previous_login_at,
       pending: raw.pending ? (JSON.parse(raw.pending) as PendingLogin) : null,
+      awaitingClaim: raw.awaiting_claim,
       createdAt: raw.created_at,
       expiresAt: raw.expires_at,
     };
@@ -378,6 +412,16 @@ export class PortalStore {
          VALUES (?, ?, ?, 'waiting', ?, ?, ?)`,
       )
       .run(row.id, row.tokenHash, row.browserSessionId, at, expiresAt.toISOString(), at);
+  }
+
+  /** QR sessions not yet ended nor expired: of one browser session, or of all when `browserSessionId` is absent. */
+  countOpenQrSessions(now: Date, browserSessionId?: string): number {
+    const at = now.toISOString();
+    const row =
+      browserSessionId === undefined
+        ? this.db.prepare(`SELECT count(*) AS n FROM qr_sessions WHERE expires_at > ? AND state NOT IN ('authenticated', 'failed')`).get(at)
+        : this.db.prepare(`SELECT count(*) AS n FROM qr_sessions WHERE browser_session_id = ? AND expires_at > ? AND state NOT IN ('authenticated', 'failed')`).get(browserSessionId, at);
+    return (row as { n: number }).n;
   }
 
   getQrSession(id: string): QrSessionRow | undefined {

@@ -25,7 +25,7 @@ import { classify, firstLine } from './failures.js';
 import type { ApduRecord, Attachment, Failure, RunInfo, RunResult, ScenarioInfo, ScenarioResult, StepResult } from './results.js';
 import type { Scenario } from './scenario.js';
 import { describeStepFields, runStep, type OperatorAnswer } from './steps.js';
-import { ScenarioWorld } from './world.js';
+import { ScenarioWorld, type PortalDefectName } from './world.js';
 
 export const kDefaultStepTimeoutMs = 15_000;
 export const kDefaultScenarioTimeoutMs = 180_000;
@@ -66,6 +66,8 @@ export interface RunOptions {
    * catch them: a negative scenario must then fail as a product defect. None by default.
    */
   portalFlaws?: readonly string[] | undefined;
+  /** Deliberate flaws of the mock portals (world.ts), for proving what negative scenarios catch. */
+  portalDefects?: PortalDefectName[] | undefined;
 }
 
 /** Why a scenario cannot run with these options, or undefined when it can. */
@@ -378,6 +380,7 @@ async function runAttempt(ctx: RunContext, scenario: Scenario, definition: CardD
         browser: await ctx.resources.browser(),
         baseUrl: options.baseUrl,
         trace: options.trace ?? true,
+        portalDefects: options.portalDefects,
         log,
         portalFlaws: options.portalFlaws,
         issueOther: (name) => ctx.resources.issueOther(name),

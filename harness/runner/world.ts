@@ -117,12 +117,18 @@ export interface WorldOptions {
   baseUrl?: string | undefined;
   /** Keeps a Playwright trace of the attempt (written only on failure). */
   trace: boolean;
+  /** Deliberate flaws of the mock portals, to prove that a negative scenario catches them. */
+  portalDefects?: PortalDefectName[] | undefined;
   log: (line: string) => void;
   /** Passed to the mock portals (harness/portal/flaws.ts). */
   portalFlaws?: readonly string[] | undefined;
   /** Another person's card from the run's CA (RunResources.issueOther). */
   issueOther?: ((name: string) => Promise<CardImage>) | undefined;
 }
+
+/** The mock portals' deliberate flaws of the session and code kind (`jpki-hil run --portal-flaw <name>`). */
+export const kPortalDefectNames = ['keep-session-at-login', 'unlimited-codes', 'unlimited-password-tries'] as const;
+export type PortalDefectName = (typeof kPortalDefectNames)[number];
 
 export interface OutboxMessage {
   channel?: string;
@@ -216,6 +222,8 @@ export class ScenarioWorld {
       };
       const flaws = options.portalFlaws ?? [];
       const trust = (): ReturnType<typeof portalOptionsFromCaDir> => portalOptionsFromCaDir(options.caDir, { db: ':memory:', flaws });
+      const defects = new Set(options.portalDefects ?? []);
+      const smallDefects = { unlimitedCodes: defects.has('unlimited-codes'), unlimitedPasswordTries: defects.has('unlimited-password-tries') };
       if (options.portal === 'mynaportal' || options.portal === 'external') {
         agent = await startPcAgent({
           reader: options.slot.reader,
@@ -244,6 +252,7 @@ export class ScenarioWorld {
         const portal = observe(
           await startPortal({
             ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false, now, flaws }),
+            defects: { keepSessionAtLogin: defects.has('keep-session-at-login') },
             port: 0,
           }),
           'portal',
@@ -263,16 +272,17 @@ export class ScenarioWorld {
             cookieSecret: randomBytes(32).toString('base64url'),
             clients: [{ clientId: 'citizen-portal', clientSecret, name: 'のべおかポータル（テスト）', redirectUris: () => redirectUris }],
             testMode: true,
+            appRateLimit: false,
             now,
           }),
           'IdP',
         );
-        const citizen = observe(await startCitizenPortal({ port: 0, idp: { issuer: idp.url, clientId: 'citizen-portal', clientSecret }, testMode: true, now }), 'portal');
+        const citizen = observe(await startCitizenPortal({ port: 0, idp: { issuer: idp.url, clientId: 'citizen-portal', clientSecret }, testMode: true, defects: smallDefects, now }), 'portal');
         redirectUris.push(`${citizen.url}/link/callback`);
         baseUrl = citizen.url;
       } else {
         const { verifier, cardInfoPublicKey, holders } = trust();
-        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, holders, flaws, port: 0, testMode: true, now }), 'portal');
+        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, holders, flaws, port: 0, testMode: true, appRateLimit: false, defects: smallDefects, now }), 'portal');
         baseUrl = myPage.url;
       }
       if (options.baseUrl && options.portal !== 'external') baseUrl = options.baseUrl.replace(/\/+$/, '');

@@ -6,6 +6,7 @@ import type { Argv } from 'yargs';
 import { makeDirectories } from '../../../emulator/index.js';
 import { benchReportHtml } from '../../bench/bench-report.js';
 import { benchJson, formatBench, runBench } from '../../bench/bench.js';
+import { soakPortal } from '../../bench/portal-soak.js';
 import type { CommandContext, CommandRegistrar } from '../main.js';
 
 export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
@@ -27,6 +28,9 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         })
         .option('clients', { type: 'number', default: 4, describe: 'With a list of --cards: concurrent clients at every population size' })
         .option('fresh-keys', { type: 'boolean', default: false, describe: 'With a list of --cards: generate the key pool of test keys (out/bench/key-pool.pem) again' })
+        .option('cards', { type: 'number', default: 4, describe: 'Emulated cards (and concurrent clients) logging in at the portal' })
+        .option('soak', { type: 'boolean', default: false, describe: 'Instead: a bounded soak of `portal serve` (mixed traffic; RSS and database size at start and end)' })
+        .option('soak-seconds', { type: 'number', default: 60, describe: 'How long the soak runs after its warm-up' })
         .option('json', { type: 'string', describe: 'Also write the figures as JSON to this file' })
         .option('html', { type: 'string', describe: 'Also write a self-contained HTML page with the table and the throughput chart' })
         .example('$0 bench --json out/bench.json --html out/bench.html', ''),
@@ -56,6 +60,25 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         return;
       }
       const started = Date.now();
+      const write = (file: string, text: string, what: string): void => {
+        const path = resolve(file);
+        makeDirectories(dirname(path));
+        writeFileSync(path, text);
+        ctx.io.out(`${what} written to ${path}`);
+      };
+      if (args.soak) {
+        if (!(args['soak-seconds'] > 0 && args['soak-seconds'] <= 3600)) {
+          ctx.io.err('jpki-hil: --soak-seconds must be between 0 and 3600');
+          ctx.exitCode = 2;
+          return;
+        }
+        const soak = await soakPortal({ seconds: args['soak-seconds'], progress: (line) => ctx.io.err(`bench [${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s]: ${line}`) });
+        const pct = (x: number | null): string => (x === null ? '?' : `${(x * 100).toFixed(1)} %`);
+        ctx.io.out(`soak of portal serve, ${soak.seconds.toFixed(0)} s: ${Object.entries(soak.counts).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+        ctx.io.out(`  RSS ${soak.rss.startBytes ?? '?'} → ${soak.rss.endBytes ?? '?'} bytes (${pct(soak.rssGrowth)}); database ${soak.db.startBytes} → ${soak.db.endBytes} bytes (${pct(soak.dbGrowth)})`);
+        if (args.json) write(args.json, `${JSON.stringify({ soak }, null, 2)}\n`, 'figures');
+        return;
+      }
       const result = await runBench({
         seconds: args.seconds,
         workers: args.workers,
@@ -69,12 +92,6 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         progress: (line) => ctx.io.err(`bench [${((Date.now() - started) / 1000).toFixed(0).padStart(3)} s]: ${line}`),
       });
       ctx.io.out(formatBench(result));
-      const write = (file: string, text: string, what: string): void => {
-        const path = resolve(file);
-        makeDirectories(dirname(path));
-        writeFileSync(path, text);
-        ctx.io.out(`${what} written to ${path}`);
-      };
       if (args.json) write(args.json, `${JSON.stringify(benchJson(result), null, 2)}\n`, 'figures');
       if (args.html) write(args.html, benchReportHtml(result), 'report');
     },

@@ -75,7 +75,7 @@ export function registerCitizenCommand(parser: Argv, ctx: CommandContext): Argv 
               .option('idp-port', { type: 'number', default: kDefaultIdpPort, describe: 'IdP TCP port (0: any free port)' }),
             { default: outDir('citizen', 'citizen.db'), defaultDescription: 'out/citizen/citizen.db', describe: "SQLite file for accounts (':memory:' for none)" },
           )
-            .option('test-mode', { type: 'boolean', default: true, describe: 'Serve the SMS / e-mail outbox at /api/test/outbox and error details' })
+            .option('test-mode', { type: 'boolean', default: false, describe: 'Serve the SMS / e-mail outbox at /api/test/outbox (without credentials: for a lab only) and error details' })
             .example('$0 citizen serve', 'city portal on http://127.0.0.1:8450/, IdP on http://127.0.0.1:8451/'),
         (args) => serveUntilSignal((stop) => serveCitizen(ctx, { port: args.port, idpPort: args['idp-port'], host: args.host, ca: args.ca, db: args.db, testMode: args['test-mode'] }, stop)),
       )

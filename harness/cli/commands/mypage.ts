@@ -42,7 +42,7 @@ export function registerMyPageCommand(parser: Argv, ctx: CommandContext): Argv {
             defaultDescription: 'out/mypage/mypage.db',
             describe: "SQLite file for accounts (':memory:' for none)",
           })
-            .option('test-mode', { type: 'boolean', default: true, describe: 'Serve the e-mail outbox at /api/test/outbox and error details' })
+            .option('test-mode', { type: 'boolean', default: false, describe: 'Serve the e-mail outbox at /api/test/outbox (without credentials: for a lab only) and error details' })
             .example('$0 mypage serve', 'My Page on http://127.0.0.1:8460/'),
         (args) => serveUntilSignal((stop) => serveMyPage(ctx, { port: args.port, host: args.host, ca: args.ca, db: args.db, testMode: args['test-mode'] }, stop)),
       )

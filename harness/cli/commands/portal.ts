@@ -22,6 +22,8 @@ export interface PortalServeArgs {
   crlFrom: 'files' | 'cdp';
   ocspUrl?: string | undefined;
   publicUrl?: string | undefined;
+  /** Requests that check a card signature, per address and minute; 0: no limit (default 60). */
+  rateLimit?: number | undefined;
 }
 
 /**
@@ -36,6 +38,7 @@ export async function servePortal(ctx: CommandContext, args: PortalServeArgs, st
     revocation: args.crlMode,
     crlSource: args.crlFrom,
     ocspUrl: args.ocspUrl,
+    loginRateLimit: args.rateLimit === 0 ? false : { max: args.rateLimit ?? 60, timeWindowMs: 60_000 },
   });
   const portal = await startServer('the portal', args.host, args.port, () => startPortal({ ...options, host: args.host, port: args.port }));
   ctx.io.out(`portal: ${portal.url}/`);
@@ -67,6 +70,7 @@ export function registerPortalCommand(parser: Argv, ctx: CommandContext): Argv {
             })
             .option('ocsp-url', { type: 'string', describe: 'With --crl-mode ocsp: the responder, e.g. http://127.0.0.1:8080/ocsp (jpki-hil ca serve)' })
             .option('public-url', { type: 'string', describe: 'The URL phones use to reach the portal (written into QR codes)' })
+            .option('rate-limit', { type: 'number', default: 60, describe: 'Requests that check a card signature, per client address and minute (0: no limit, for load tests)' })
             .example('$0 portal serve', 'serve on http://127.0.0.1:8443/ with the CA in out/ca')
             .example('$0 portal serve --crl-mode ocsp --ocsp-url http://127.0.0.1:8080/ocsp', 'check revocation with the CA server'),
         (args) =>
@@ -83,6 +87,7 @@ export function registerPortalCommand(parser: Argv, ctx: CommandContext): Argv {
                 crlFrom: args['crl-from'],
                 ocspUrl: args['ocsp-url'],
                 publicUrl: args['public-url'],
+                rateLimit: args['rate-limit'],
               },
               stop,
             ),

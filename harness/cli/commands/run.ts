@@ -26,6 +26,7 @@ import { isPortalFlaw, kPortalFlaws } from '../../portal/flaws.js';
 import { UserError } from '../errors.js';
 import type { CommandContext } from '../main.js';
 import { kPackageRoot, outDir } from '../paths.js';
+import { kPortalDefectNames, type PortalDefectName } from '../../runner/world.js';
 
 export const kReporterNames = ['list', 'junit', 'html', 'json'] as const;
 type ReporterName = (typeof kReporterNames)[number];
@@ -198,7 +199,9 @@ export async function runCommand(ctx: CommandContext, args: RunArgs): Promise<Ru
   if (!Number.isInteger(args.workers) || args.workers < 1) throw new UserError(`--workers must be a whole number ≥ 1, not ${args.workers}`, 2);
   if (!Number.isInteger(args.retries) || args.retries < 0) throw new UserError(`--retries must be a whole number ≥ 0, not ${args.retries}`, 2);
   for (const flaw of args.portalFlaw ?? []) {
-    if (!isPortalFlaw(flaw)) throw new UserError(`--portal-flaw "${flaw}" is not a flaw the mock portals know; use one of: ${kPortalFlaws.join(', ')}`, 2);
+    if (!isPortalFlaw(flaw) && !(kPortalDefectNames as readonly string[]).includes(flaw)) {
+      throw new UserError(`--portal-flaw "${flaw}" is not a flaw the mock portals know; use one of: ${[...kPortalFlaws, ...kPortalDefectNames].join(', ')}`, 2);
+    }
   }
   if (args.baseUrl !== undefined && !/^https?:\/\/[^/]+/.test(args.baseUrl)) throw new UserError(`--base-url "${args.baseUrl}" is not an http(s) URL`, 2);
   const scenarios = selectScenarios({ paths: args.paths, suite: args.suite, grep: args.grep, shard: args.shard });
@@ -245,7 +248,8 @@ export async function runCommand(ctx: CommandContext, args: RunArgs): Promise<Ru
       log,
       profile,
       seed: args.seed,
-      portalFlaws: args.portalFlaw,
+      portalFlaws: args.portalFlaw?.filter((name) => isPortalFlaw(name)),
+      portalDefects: args.portalFlaw?.filter((name): name is PortalDefectName => (kPortalDefectNames as readonly string[]).includes(name)),
     });
   } finally {
     process.off('SIGINT', onSignal);
@@ -308,7 +312,12 @@ export function registerRunCommands(parser: Argv, ctx: CommandContext): Argv {
           .option('step-timeout', { type: 'number', describe: 'Default time limit per step in ms (15000); a step\'s own timeoutMs wins' })
           .option('profile', { type: 'string', describe: 'Read the card through this device: a profile id (firmware-profiles/) or a profile file; scenarios that do not apply to it are skipped with the reason' })
           .option('seed', { type: 'number', describe: "Seed for the profile's fault odds (field drop, card moved), to repeat a run exactly (default 1)" })
-          .option('portal-flaw', { type: 'string', array: true, describe: `Build the mock portals with this mistake on purpose, to see the negative scenarios catch it as a product defect (${kPortalFlaws.join(', ')})` })
+          .option('portal-flaw', {
+            type: 'string',
+            array: true,
+            alias: 'portal-defect',
+            describe: `Build the mock portals with this mistake on purpose, to see the negative scenario written for it fail as a product defect (never for a real run): ${[...kPortalFlaws, ...kPortalDefectNames].join(', ')}`,
+          })
           .option('list', { type: 'boolean', default: false, describe: 'Print the selected scenarios and exit' })
           .option('verbose', { type: 'boolean', default: false, describe: 'Print the run log (agents, phone, portal events) on stderr as well as to <out>/run.log' })
           .example('$0 run --suite seeds', 'the seed guides\' flows on the in-process emulator')

@@ -5,8 +5,9 @@
  * It knows the IdP only as an OpenID Connect provider over HTTP.
  */
 import type { FastifyInstance } from 'fastify';
+import { LoginThrottle } from '../shared/login-throttle.js';
 import { buildSmallPortalApp, smallPortalBasics, type SmallPortalOptions } from '../shared/app.js';
-import { Outbox } from './codes.js';
+import { citizenCodeGuard, Outbox } from './codes.js';
 import type { CitizenContext } from './context.js';
 import { openCitizenDatabase } from './db.js';
 import { CitizenError } from './errors.js';
@@ -44,6 +45,8 @@ export async function buildCitizenApp(options: CitizenOptions): Promise<FastifyI
     store: new CitizenStore(db),
     sessions: new CitizenSessions(basics.now, basics.secure),
     outbox: new Outbox(),
+    codes: citizenCodeGuard(basics.now, basics.defects.unlimitedCodes),
+    logins: new LoginThrottle(basics.now, CitizenError, basics.defects.unlimitedPasswordTries ? false : undefined),
     oidc: new OidcClient(options.idp, options.faults, basics.now),
     publicUrl: basics.publicUrl,
     now: basics.now,

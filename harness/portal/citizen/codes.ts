@@ -3,10 +3,15 @@
  * lifetime and tries of ../shared/codes.ts. Codes are "sent" to an outbox that the harness reads
  * (GET /api/test/outbox in test mode), the way a lab reads an SMS gateway's or a mail catcher's log.
  */
-import { checkPendingCode, CodeOutbox, type SentCode, type PendingCode } from '../shared/codes.js';
+import { CodeGuard, CodeOutbox, kCodeLimits, kNoCodeLimits, type SentCode, type PendingCode } from '../shared/codes.js';
 import { CitizenError } from './errors.js';
 
 export { kCodeLifetimeMs, kCodeMaxTries, newCode, type PendingCode } from '../shared/codes.js';
+
+/** The city portal's send and try limits (../shared/codes.ts), refusing with its own codes. */
+export function citizenCodeGuard(now: () => Date, unlimited = false): CodeGuard {
+  return new CodeGuard(now, CitizenError, unlimited ? kNoCodeLimits : kCodeLimits);
+}
 
 export type CodeChannel = 'sms' | 'email';
 
@@ -22,8 +27,8 @@ export class Outbox extends CodeOutbox<CodeChannel> {
   }
 }
 
-/** Checks a typed code against the pending one (see checkPendingCode); STEP_OUT_OF_ORDER when none was sent. */
-export function checkCode(pending: PendingCode | undefined, typed: string, now: Date): void {
+/** Checks a typed code against the pending one sent to `to` (CodeGuard.check); STEP_OUT_OF_ORDER when none was sent. */
+export function checkCode(guard: CodeGuard, to: string, pending: PendingCode | undefined, typed: string): void {
   if (!pending) throw new CitizenError('STEP_OUT_OF_ORDER', 'no code was sent');
-  checkPendingCode(pending, typed, now, CitizenError);
+  guard.check(to, pending, typed);
 }

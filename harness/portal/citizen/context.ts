@@ -1,4 +1,6 @@
 /** What the city portal's route plugins share. */
+import type { CodeGuard } from '../shared/codes.js';
+import type { LoginThrottle } from '../shared/login-throttle.js';
 import type { Outbox } from './codes.js';
 import type { OidcClient } from './oidc-client.js';
 import type { CitizenSessions } from './sessions.js';
@@ -8,6 +10,10 @@ export interface CitizenContext {
   store: CitizenStore;
   sessions: CitizenSessions;
   outbox: Outbox;
+  /** Send and try limits of the SMS and e-mail codes. */
+  codes: CodeGuard;
+  /** Failed password logins per account and per client address. */
+  logins: LoginThrottle;
   oidc: OidcClient;
   /** The portal's own URL as browsers reach it (the redirect URI is `<publicUrl>/link/callback`). */
   publicUrl: () => string;

@@ -12,6 +12,7 @@ import type { FastifyInstance } from 'fastify';
 import { verifyCardInfo } from '../card-info.js';
 import { PortalError } from '../errors.js';
 import { HolderDirectoryError, type CertificateHolder } from '../holders.js';
+import { VerificationInputError } from '../verification/errors.js';
 import { IdpError } from './errors.js';
 import type { IdpContext } from './context.js';
 import { hashToken, type Transaction } from './store.js';
@@ -80,7 +81,12 @@ export async function appRoutes(app: FastifyInstance, { ctx }: { ctx: IdpContext
       const challenge = transaction.challenge;
       // One signature per challenge, right or wrong.
       transaction.challenge = undefined;
-      const result = await ctx.verifier.verifySignature({ certificate: fromBase64(body.certificate), signature: fromBase64(body.signature), data: challenge, kind: 'auth' }, { at: ctx.now() });
+      const result = await ctx.verifier
+        .verifySignature({ certificate: fromBase64(body.certificate), signature: fromBase64(body.signature), data: challenge, kind: 'auth' }, { at: ctx.now() })
+        .catch((e: unknown) => {
+          // Bytes that are no certificate at all: the phone's request is wrong, not the IdP.
+          throw e instanceof VerificationInputError ? new IdpError('CERTIFICATE_INVALID', e.message) : e;
+        });
       if (result.code !== 'OK' || !result.certificate) {
         transaction.state = 'failed';
         transaction.failure = `マイナンバーカードによる認証に失敗しました（${result.code}）。`;

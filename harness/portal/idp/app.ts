@@ -7,6 +7,7 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
+import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { cardInfoKeyFrom } from '../card-info.js';
 import { flawSet, type PortalFlaw } from '../flaws.js';
@@ -46,6 +47,8 @@ export interface IdpOptions {
   now?: () => Date;
   /** Error pages and app answers carry the detail. */
   testMode?: boolean;
+  /** The per-address limit of the phone app's API, which checks card signatures; false turns it off. */
+  appRateLimit?: { max: number; timeWindowMs: number } | false;
   logger?: boolean;
 }
 
@@ -94,7 +97,18 @@ export async function buildIdpApp(options: IdpOptions): Promise<FastifyInstance>
   await app.register(fastifyCookie, { secret: options.cookieSecret });
   await app.register(fastifyFormbody);
   await app.register(oidcRoutes, { ctx });
-  await app.register(appRoutes, { ctx });
+  const limit = options.appRateLimit ?? { max: 60, timeWindowMs: 60_000 };
+  await app.register(async (api) => {
+    if (limit) {
+      await api.register(rateLimit, {
+        global: true,
+        max: limit.max,
+        timeWindow: limit.timeWindowMs,
+        errorResponseBuilder: (_request, context) => new IdpError('RATE_LIMITED', `more than ${context.max} requests in ${context.after}`),
+      });
+    }
+    await api.register(appRoutes, { ctx });
+  });
   await app.ready();
   return app;
 }

@@ -31,6 +31,8 @@ export interface IdpContext {
 
 /** How long an authentication transaction (QR / deep link) lives. */
 export const kTransactionMs = 5 * 60_000;
+/** Authentication transactions the IdP keeps waiting at once; over it /authorize answers 503. */
+export const kMaxTransactions = 10_000;
 /** Authorization codes live 60 seconds and are single use. */
 export const kCodeMs = 60_000;
 export const kAccessTokenMs = 10 * 60_000;

@@ -14,6 +14,7 @@ import {
   kCodeMs,
   kDeepLinkPath,
   kIdTokenMs,
+  kMaxTransactions,
   kSupportedScopes,
   kTransactionMs,
   redirectUrisOf,
@@ -110,8 +111,13 @@ function authenticateClient(ctx: IdpContext, request: FastifyRequest, body: Reco
     const decoded = Buffer.from(header.slice(6), 'base64').toString('utf8');
     const colon = decoded.indexOf(':');
     if (colon < 0) throw new IdpError('invalid_client', 'the Basic credentials are not client_id:client_secret');
-    id = decodeURIComponent(decoded.slice(0, colon));
-    secret = decodeURIComponent(decoded.slice(colon + 1));
+    try {
+      // RFC 6749 §2.3.1: both halves are form-urlencoded.
+      id = decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' '));
+      secret = decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' '));
+    } catch {
+      throw new IdpError('invalid_client', 'the Basic credentials are not form-urlencoded (a stray %)');
+    }
     if (body.client_secret !== undefined) throw new IdpError('invalid_request', 'use one client authentication method, not two');
   } else {
     id = typeof body.client_id === 'string' ? body.client_id : undefined;
@@ -165,6 +171,8 @@ export async function oidcRoutes(app: FastifyInstance, { ctx }: { ctx: IdpContex
         state: typeof query.state === 'string' ? query.state : undefined,
       });
     }
+    ctx.store.purge(ctx.now().getTime());
+    if (ctx.store.transactions.size >= kMaxTransactions) throw new IdpError('temporarily_unavailable', `${kMaxTransactions} authentication transactions are waiting`);
     let browserHash = browserHashOf(request);
     if (!browserHash) {
       const browserToken = randomToken();
@@ -244,6 +252,7 @@ export async function oidcRoutes(app: FastifyInstance, { ctx }: { ctx: IdpContex
     if (stored.request.redirectUri !== redirectUri) throw new IdpError('invalid_grant', 'redirect_uri differs from the one of the authorization request');
     if (!safeEqual(s256(verifier), stored.request.codeChallenge)) throw new IdpError('invalid_grant', 'code_verifier does not match the code_challenge (PKCE S256)');
     const accessToken = randomToken();
+    ctx.store.purge(now);
     ctx.store.accessTokens.set(hashToken(accessToken), { sub: stored.sub, scopes: stored.request.scopes, expiresAt: now + kAccessTokenMs, revoked: false });
     stored.accessTokens.push(hashToken(accessToken));
     const iat = Math.floor(now / 1000);

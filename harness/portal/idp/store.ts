@@ -107,4 +107,16 @@ export class IdpStore {
   person(sub: string): PersonIdentity | undefined {
     return this._persons.get(sub);
   }
+
+  /**
+   * Forgets expired transactions, codes and access tokens (a code is kept while an access token it
+   * gave is alive, so that its replay still revokes them); run whenever one is created.
+   */
+  purge(now: number): void {
+    for (const [id, transaction] of this.transactions) if (transaction.expiresAt <= now) this.transactions.delete(id);
+    for (const [hash, token] of this.accessTokens) if (token.expiresAt <= now) this.accessTokens.delete(hash);
+    for (const [hash, code] of this.codes) {
+      if (code.expiresAt <= now && !code.accessTokens.some((t) => this.accessTokens.has(t))) this.codes.delete(hash);
+    }
+  }
 }

@@ -6,14 +6,16 @@
  * through its certificates, CRLs and card-info key only.
  */
 import type { KeyObject } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import { cardInfoKeyFrom } from '../card-info.js';
 import { flawSet, type PortalFlaw } from '../flaws.js';
 import type { HolderDirectory } from '../holders.js';
+import { LoginThrottle } from '../shared/login-throttle.js';
 import { buildSmallPortalApp, smallPortalBasics, type SmallPortalOptions } from '../shared/app.js';
 import type { Verifier } from '../verification/types.js';
 import { kOnlineApplications, type OnlineApplication } from './catalogue.js';
-import { Outbox } from './codes.js';
+import { myPageCodeGuard, Outbox } from './codes.js';
 import type { MyPageContext } from './context.js';
 import { openMyPageDatabase } from './db.js';
 import { MyPageError } from './errors.js';
@@ -40,6 +42,8 @@ export interface MyPageOptions extends SmallPortalOptions {
   holders: HolderDirectory;
   /** Mistakes to make on purpose (../flaws.ts): `trust-client-card-info`. */
   flaws?: readonly (PortalFlaw | string)[];
+  /** The per-address limit of the xID app's API, which checks card signatures; false turns it off. */
+  appRateLimit?: { max: number; timeWindowMs: number } | false;
   /** The online applications listed on My Page; a small fixed catalogue by default. */
   applications?: readonly OnlineApplication[];
 }
@@ -53,6 +57,8 @@ export async function buildMyPageApp(options: MyPageOptions): Promise<FastifyIns
     store: new MyPageStore(db),
     sessions: new MyPageSessions(basics.now, basics.secure),
     outbox: new Outbox(),
+    codes: myPageCodeGuard(basics.now, basics.defects.unlimitedCodes),
+    logins: new LoginThrottle(basics.now, MyPageError, basics.defects.unlimitedPasswordTries ? false : undefined),
     transactions: new LinkTransactions(basics.now),
     verifier: options.verifier,
     cardInfoKey: cardInfoKeyFrom(options.cardInfoPublicKey),
@@ -80,7 +86,18 @@ export async function buildMyPageApp(options: MyPageOptions): Promise<FastifyIns
       await browser.register(linkPageRoutes, { ctx });
     },
     apis: async (app) => {
-      await app.register(xidApiRoutes, { ctx });
+      const limit = options.appRateLimit ?? { max: 60, timeWindowMs: 60_000 };
+      await app.register(async (api) => {
+        if (limit) {
+          await api.register(rateLimit, {
+            global: true,
+            max: limit.max,
+            timeWindow: limit.timeWindowMs,
+            errorResponseBuilder: (_request, context) => new MyPageError('RATE_LIMITED', `more than ${context.max} requests in ${context.after}`),
+          });
+        }
+        await api.register(xidApiRoutes, { ctx });
+      });
     },
     testApi: async (app) => {
       await app.register(testApiRoutes, { ctx });

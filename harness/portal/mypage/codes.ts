@@ -3,10 +3,15 @@
  * ../shared/codes.ts. Codes are "sent" to an outbox that the harness reads (GET /api/test/outbox in
  * test mode), the way a lab reads a mail catcher's log.
  */
-import { checkPendingCode, CodeOutbox, type SentCode, type PendingCode } from '../shared/codes.js';
+import { CodeGuard, CodeOutbox, kCodeLimits, kNoCodeLimits, type SentCode } from '../shared/codes.js';
 import { MyPageError } from './errors.js';
 
 export { kCodeLifetimeMs, kCodeMaxTries, newCode, type PendingCode } from '../shared/codes.js';
+
+/** My Page's send and try limits (../shared/codes.ts), refusing with its own codes. */
+export function myPageCodeGuard(now: () => Date, unlimited = false): CodeGuard {
+  return new CodeGuard(now, MyPageError, unlimited ? kNoCodeLimits : kCodeLimits);
+}
 
 export type OutboxMessage = SentCode<'email'>;
 
@@ -16,7 +21,3 @@ export class Outbox extends CodeOutbox<'email'> {
   }
 }
 
-/** Checks a typed code, counting the try; throws CODE_EXPIRED, CODE_EXHAUSTED or CODE_WRONG. */
-export function checkCode(pending: PendingCode, typed: string, now: Date): void {
-  checkPendingCode(pending, typed, now, MyPageError);
-}

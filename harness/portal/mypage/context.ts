@@ -5,6 +5,8 @@ import type { PortalFlaw } from '../flaws.js';
 import type { HolderDirectory } from '../holders.js';
 import type { Verifier } from '../verification/types.js';
 import type { OnlineApplication } from './catalogue.js';
+import type { CodeGuard } from '../shared/codes.js';
+import type { LoginThrottle } from '../shared/login-throttle.js';
 import type { Outbox } from './codes.js';
 import { MyPageError } from './errors.js';
 import type { LinkTransactions } from './link-transactions.js';
@@ -15,6 +17,10 @@ export interface MyPageContext {
   store: MyPageStore;
   sessions: MyPageSessions;
   outbox: Outbox;
+  /** Send and try limits of the confirmation codes. */
+  codes: CodeGuard;
+  /** Failed password logins per account and per client address. */
+  logins: LoginThrottle;
   transactions: LinkTransactions;
   verifier: Verifier;
   cardInfoKey: KeyObject;

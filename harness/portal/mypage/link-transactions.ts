@@ -11,6 +11,9 @@ import { MyPageError } from './errors.js';
 export const kLinkTransactionMs = 5 * 60_000;
 export const kDeepLinkPath = '/xid/link';
 
+const kMaxOpenPerAccount = 5;
+const kMaxTransactions = 10_000;
+
 export type LinkState = 'waiting' | 'challenged' | 'linked' | 'failed';
 
 export interface LinkTransaction {
@@ -32,6 +35,12 @@ export class LinkTransactions {
   constructor(private readonly _now: () => Date) {}
 
   open(accountId: string): { transaction: LinkTransaction; token: string } {
+    const now = this._now().getTime();
+    // Expired transactions go when a new one opens; an account keeps at most a few open.
+    for (const [id, t] of this._all) if (t.expiresAt <= now) this._all.delete(id);
+    const mine = [...this._all.values()].filter((t) => t.accountId === accountId && (t.state === 'waiting' || t.state === 'challenged'));
+    if (mine.length >= kMaxOpenPerAccount) throw new MyPageError('TOO_MANY_TRANSACTIONS', `${mine.length} linking transactions of this account are open`);
+    if (this._all.size >= kMaxTransactions) throw new MyPageError('SERVER_BUSY', `${kMaxTransactions} linking transactions are open`);
     const token = randomBytes(32).toString('base64url');
     const transaction: LinkTransaction = {
       id: randomBytes(16).toString('base64url'),

@@ -15,7 +15,7 @@ import { defaultFormValues, formValuesFromBody, formValuesFromDraft, kNotificati
 import type { PortalContext, PortalPluginOptions } from '../context.js';
 import { PortalError } from '../errors.js';
 import type { PendingLogin, SessionRow } from '../store.js';
-import { requireSession } from '../session.js';
+import { requireSession, rotateSession } from '../session.js';
 import { renderAccountConfirmPage, renderAccountDonePage, renderAccountInputPage } from '../views/account-pages.js';
 
 const kHtml = 'text/html; charset=utf-8';
@@ -98,8 +98,10 @@ export const accountRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = asy
       personId = ctx.store.register(pending.person, pending.draft, pending.certificate, now, pending.holder);
     }
     ctx.store.logIn(session.id, personId, pending.certificate, now);
+    // Logged in: a new session id and CSRF token, so no one who knew the session before is in it.
+    const fresh = rotateSession(ctx, request, reply);
     const account = ctx.store.getAccount(personId)!;
-    return reply.type(kHtml).send(renderAccountDonePage({ nickname: account.nickname, logoutCsrfToken: session.csrfToken }));
+    return reply.type(kHtml).send(renderAccountDonePage({ nickname: account.nickname, logoutCsrfToken: fresh.csrfToken }));
   });
 
   // キャンセル posts the whole form (it is a button of the form), so any B-01 field may come along.

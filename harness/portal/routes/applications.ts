@@ -417,6 +417,8 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     const row = ctx.store.getSigningSession(request.params.id);
     if (!row) throw new PortalError('SIGN_SESSION_UNKNOWN', 'no signing session with this id');
     if (request.portalSession?.id !== row.browserSessionId) throw new PortalError('SIGN_SESSION_MISMATCH', 'the signing session belongs to another browser session');
+    const place = ctx.streams.open(row.browserSessionId);
+    if ('refused' in place) throw new PortalError(place.refused === 'session' ? 'TOO_MANY_STREAMS' : 'SERVER_BUSY', `event streams: the ${place.refused} limit is reached`);
     const stream = new PassThrough();
     const write = (event: SigningEvent): void => {
       const { type, ...data } = event;
@@ -433,6 +435,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     const close = (): void => {
       if (closed) return;
       closed = true;
+      place.release();
       events.off(row.id, listener);
       clearTimeout(expiryTimer);
       clearInterval(heartbeat);
@@ -489,6 +492,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     '/api/sign/sessions/:id/complete',
     {
       config: { csrf: false },
+      onRequest: ctx.limitSignatureChecks,
       schema: {
         params: Type.Object({ id: kIdSchema }),
         body: Type.Object({ t: kTokenSchema, cms: base64(16384, 'DER CMS SignedData, detached, over the application document') }, { additionalProperties: false }),

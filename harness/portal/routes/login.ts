@@ -8,40 +8,25 @@
  * All three need the page's CSRF token (x-csrf-token) and share one rate limit per client address,
  * so that nobody can try signatures or card info at speed.
  */
-import rateLimit from '@fastify/rate-limit';
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { PortalPluginOptions } from '../context.js';
-import { PortalError } from '../errors.js';
 import { issueNonce, linkCardInfo, spendNonce, verifyLoginSignature, finishSignatureStep } from '../login-service.js';
 import { base64, kEmptyBody, kNextAnswer } from '../schemas.js';
-import { requireSession } from '../session.js';
+import { requireSession, rotateSession, storedSession } from '../session.js';
 
 export interface LoginRateLimit {
   max: number;
   timeWindowMs: number;
 }
 
-export interface LoginRoutesOptions extends PortalPluginOptions {
-  /** false: no limit (for load benchmarks); the app passes its default otherwise. */
-  rateLimit: LoginRateLimit | false;
-}
-
-export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (app, { ctx, rateLimit: limit }) => {
-  if (limit) {
-    // Registered inside this plugin, so it covers exactly the /api/login* routes below, with one
-    // counter per client address shared by all three.
-    await app.register(rateLimit, {
-      global: true,
-      max: limit.max,
-      timeWindow: limit.timeWindowMs,
-      errorResponseBuilder: (_request, context) => new PortalError('RATE_LIMITED', `more than ${context.max} login requests in ${context.after}`),
-    });
-  }
+export const loginRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (app, { ctx }) => {
+  // Every route here counts against the address's limit on card-signature checks (shared with the QR login).
+  app.addHook('onRequest', ctx.limitSignatureChecks);
 
   app.post(
     '/api/login/nonce',
     { schema: { body: kEmptyBody, response: { 200: Type.Object({ nonce: Type.String(), expiresAt: Type.String() }) } } },
-    async (request) => issueNonce(ctx, { sessionId: requireSession(request).id }),
+    async (request) => issueNonce(ctx, { sessionId: storedSession(ctx, request).id }),
   );
 
   app.post(
@@ -59,11 +44,14 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
         response: { 200: kNextAnswer },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const session = requireSession(request);
       const nonce = spendNonce(ctx, request.body.nonce, { sessionId: session.id });
       const certificate = await verifyLoginSignature(ctx, nonce, request.body.signature, request.body.certificate);
-      return { next: await finishSignatureStep(ctx, session.id, certificate) };
+      const next = await finishSignatureStep(ctx, session.id, certificate);
+      // Logged in: a new session id and CSRF token (the card-info step keeps the page's token).
+      if (next !== 'card-info') rotateSession(ctx, request, reply);
+      return { next };
     },
   );
 
@@ -81,9 +69,12 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
         response: { 200: kNextAnswer },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const session = requireSession(request);
-      return { next: linkCardInfo(ctx, session.id, session.pending, request.body.basic4, request.body.basic4Signature) };
+      const next = linkCardInfo(ctx, session.id, session.pending, request.body.basic4, request.body.basic4Signature);
+      // Logged in, or registering as the person the card named: a new session id and CSRF token.
+      rotateSession(ctx, request, reply);
+      return { next };
     },
   );
 };

@@ -4,6 +4,7 @@
  *   PC page (browser session, CSRF):
  *     POST /api/qr/sessions                 → { id, qr, qrImage, expiresAt }
  *     GET  /api/qr/sessions/:id/events      server-sent events: waiting, authenticated, failed, expired
+ *     GET  /login/qr/:id                    the page's way in once authenticated: claims the login
  *   phone (no browser session; the QR token `t` is its credential, so no CSRF):
  *     POST /api/qr/login/challenge { s, t }                                 → { nonce, expiresAt }
  *     POST /api/qr/login/complete  { s, t, nonce, signature, certificate }  → { next }
@@ -12,7 +13,9 @@
  *
  * A QR session moves waiting → challenged → (card-info →) authenticated, or to failed; it expires
  * after 5 minutes unless it got to one of the two ends. The phone's results log in the browser
- * session that created the QR code, and the PC page hears of it through its event stream.
+ * session that created the QR code, and the PC page hears of it through its event stream; the
+ * login counts only once that page claims it (GET /login/qr/:id, which gives the session a new id),
+ * so a cookie planted in the browser before is not logged in by the phone.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { PassThrough } from 'node:stream';
@@ -26,12 +29,17 @@ import { finishSignatureStep, issueNonce, linkCardInfo, spendNonce, verifyLoginS
 import type { QrEvent } from '../qr-events.js';
 import { base64, kEmptyBody, kNextAnswer, kQrIdSchema, kQrTokenSchema } from '../schemas.js';
 import type { QrSessionRow, QrState } from '../store.js';
-import { requireSession } from '../session.js';
+import { rotateSession, storedSession } from '../session.js';
 
 const kFinalStates: readonly QrState[] = ['authenticated', 'failed'];
 const kOpenStates: readonly QrState[] = ['waiting', 'challenged', 'card-info'];
 /** A comment line now and then keeps proxies and browsers from dropping a quiet stream. */
 const kHeartbeatMs = 15_000;
+
+/** Where the PC page goes once the phone has logged it in: the claim of the login. */
+export function claimPath(qrSessionId: string): string {
+  return `/login/qr/${qrSessionId}`;
+}
 
 function tokenHash(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -48,7 +56,7 @@ function isExpired(ctx: PortalContext, qr: QrSessionRow): boolean {
 
 /** The event that ends a stream for a QR session in this state, if it has ended. */
 function finalEvent(ctx: PortalContext, qr: QrSessionRow): QrEvent | undefined {
-  if (qr.state === 'authenticated') return { type: 'authenticated', next: qr.next ?? '/menu' };
+  if (qr.state === 'authenticated') return { type: 'authenticated', next: claimPath(qr.id) };
   if (qr.state === 'failed') return { type: 'failed', code: qr.failCode ?? 'UNKNOWN', message: failureMessage(qr.failCode ?? 'UNKNOWN') };
   if (isExpired(ctx, qr)) return { type: 'expired' };
   return undefined;
@@ -104,10 +112,13 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
       },
     },
     async (request) => {
-      const session = requireSession(request);
+      const session = storedSession(ctx, request);
+      const now = ctx.now();
+      const mine = ctx.store.countOpenQrSessions(now, session.id);
+      if (mine >= ctx.limits.qrSessionsPerSession) throw new PortalError('TOO_MANY_QR_SESSIONS', `this browser session has ${mine} QR codes waiting (at most ${ctx.limits.qrSessionsPerSession})`);
+      if (ctx.store.countOpenQrSessions(now) >= ctx.limits.qrSessionsTotal) throw new PortalError('SERVER_BUSY', `${ctx.limits.qrSessionsTotal} QR codes are waiting`);
       const id = randomBytes(16).toString('base64url');
       const token = randomBytes(32).toString('base64url');
-      const now = ctx.now();
       const expiresAt = later(now, kLoginStepTtlMs);
       ctx.store.createQrSession({ id, tokenHash: tokenHash(token), browserSessionId: session.id }, now, expiresAt);
       const base = (ctx.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
@@ -123,6 +134,11 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
     const qr = ctx.store.getQrSession(request.params.id);
     if (!qr) throw new PortalError('QR_UNKNOWN', 'no QR session with this id');
     if (request.portalSession?.id !== qr.browserSessionId) throw new PortalError('QR_SESSION_MISMATCH', 'the QR session belongs to another browser session');
+    const place = ctx.streams.open(qr.browserSessionId);
+    if ('refused' in place) {
+      if (place.refused === 'session') throw new PortalError('TOO_MANY_STREAMS', `this browser session has ${ctx.limits.streamsPerSession} event streams open`);
+      throw new PortalError('SERVER_BUSY', `${ctx.limits.streamsTotal} event streams are open`);
+    }
 
     const stream = new PassThrough();
     const write = (event: QrEvent): void => {
@@ -136,6 +152,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
     const close = (): void => {
       if (closed) return;
       closed = true;
+      place.release();
       unsubscribe();
       clearTimeout(expiryTimer);
       clearInterval(heartbeat);
@@ -168,10 +185,23 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
     return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').header('x-accel-buffering', 'no').send(stream);
   });
 
+  // The page heard `authenticated`: this browser (the one that showed the QR code, proven by
+  // knowing its id and holding its session) takes the login, under a new session id.
+  app.get('/login/qr/:id', { schema: { params: Type.Object({ id: kQrIdSchema }) } }, async (request, reply) => {
+    const session = request.portalSession;
+    const qr = ctx.store.getQrSession(request.params.id);
+    if (!qr) throw new PortalError('QR_UNKNOWN', 'no QR session with this id');
+    if (!session || session.id !== qr.browserSessionId) throw new PortalError('QR_SESSION_MISMATCH', 'the QR session belongs to another browser session');
+    if (qr.state !== 'authenticated') return reply.redirect('/login', 303);
+    if (ctx.store.getSession(session.id)?.awaitingClaim === qr.id) rotateSession(ctx, request, reply);
+    return reply.redirect(qr.next ?? '/menu', 303);
+  });
+
   app.post(
     '/api/qr/login/challenge',
     {
       config: { csrf: false },
+      onRequest: ctx.limitSignatureChecks,
       schema: { body: Type.Object(kPhoneBase, { additionalProperties: false }), response: { 200: Type.Object({ nonce: Type.String(), expiresAt: Type.String() }) } },
     },
     async (request) => {
@@ -186,6 +216,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
     '/api/qr/login/complete',
     {
       config: { csrf: false },
+      onRequest: ctx.limitSignatureChecks,
       schema: {
         body: Type.Object(
           {
@@ -209,11 +240,13 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
       const latest = phoneQrSession(ctx, s, t);
       if (latest.state !== 'challenged') throw new PortalError('QR_ALREADY_USED', `the QR session moved on to ${latest.state}`);
       const next = await failing(qr.id, () => finishSignatureStep(ctx, qr.browserSessionId, certificate));
+      // The browser session now holds what the phone proved: logged out until its page claims it.
+      ctx.store.setAwaitingClaim(qr.browserSessionId, qr.id);
       if (next === 'card-info') {
         ctx.store.moveQrSession(qr.id, ['challenged'], 'card-info', ctx.now());
       } else {
         ctx.store.moveQrSession(qr.id, ['challenged'], 'authenticated', ctx.now(), { next });
-        ctx.qrEvents.publish(qr.id, { type: 'authenticated', next });
+        ctx.qrEvents.publish(qr.id, { type: 'authenticated', next: claimPath(qr.id) });
       }
       return { next };
     },
@@ -223,6 +256,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
     '/api/qr/login/link',
     {
       config: { csrf: false },
+      onRequest: ctx.limitSignatureChecks,
       schema: {
         body: Type.Object(
           { ...kPhoneBase, basic4: base64(2048, 'kenhojo EF 0002 as read'), basic4Signature: base64(1024, 'kenhojo EF 0003 as read') },
@@ -236,8 +270,9 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
       if (qr.state !== 'card-info') throw new PortalError('LOGIN_PENDING_EXPIRED', `the QR session is not waiting for card info (${qr.state})`);
       const browser = ctx.store.getSession(qr.browserSessionId)!;
       const next = await failing(qr.id, () => linkCardInfo(ctx, browser.id, browser.pending, request.body.basic4, request.body.basic4Signature));
+      ctx.store.setAwaitingClaim(browser.id, qr.id);
       ctx.store.moveQrSession(qr.id, ['card-info'], 'authenticated', ctx.now(), { next });
-      ctx.qrEvents.publish(qr.id, { type: 'authenticated', next });
+      ctx.qrEvents.publish(qr.id, { type: 'authenticated', next: claimPath(qr.id) });
       return { next };
     },
   );
@@ -246,6 +281,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
     '/api/qr/login/fail',
     {
       config: { csrf: false },
+      onRequest: ctx.limitSignatureChecks,
       schema: {
         body: Type.Object({ ...kPhoneBase, code: Type.String({ pattern: '^[A-Z][A-Z0-9_]{0,63}$', description: 'the agent code, e.g. WRONG_PIN' }) }, { additionalProperties: false }),
         response: { 200: Type.Object({ ok: Type.Boolean() }) },

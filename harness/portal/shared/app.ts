@@ -20,7 +20,16 @@ export interface SmallPortalOptions {
   now?: () => Date;
   /** Turns on GET /api/test/outbox and error details on the error page. */
   testMode?: boolean;
+  /** Deliberate flaws, for proving that a negative scenario catches them (never for a real run). */
+  defects?: SmallPortalDefects;
   logger?: boolean;
+}
+
+export interface SmallPortalDefects {
+  /** SMS and e-mail codes resent at will, each with 5 fresh tries, no lockout: the code can be brute-forced. */
+  unlimitedCodes?: boolean;
+  /** No throttling of password logins. */
+  unlimitedPasswordTries?: boolean;
 }
 
 export interface SmallPortalBasics {
@@ -31,6 +40,7 @@ export interface SmallPortalBasics {
   /** Whether cookies are Secure: the portal is reached over https. */
   secure: () => boolean;
   testMode: boolean;
+  defects: SmallPortalDefects;
 }
 
 export function smallPortalBasics(options: SmallPortalOptions): SmallPortalBasics {
@@ -44,6 +54,7 @@ export function smallPortalBasics(options: SmallPortalOptions): SmallPortalBasic
     now: options.now ?? (() => new Date()),
     secure: () => resolveUrl().startsWith('https:'),
     testMode: options.testMode ?? false,
+    defects: options.defects ?? {},
   };
 }
 

@@ -10,6 +10,8 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 
 export const kCsrfField = '_csrf';
 const kIdleMs = 30 * 60_000;
+/** Sessions kept in memory at most; past it the longest-idle sessions nobody is logged in to make room. */
+export const kMaxBrowserSessions = 20_000;
 
 export interface BrowserSession {
   id: string;
@@ -33,8 +35,25 @@ const hashOf = (token: string): string => createHash('sha256').update(token).dig
 
 export class BrowserSessions<S extends BrowserSession> {
   private readonly _sessions = new Map<string, S>();
+  private _lastPurge = 0;
 
   constructor(private readonly _options: BrowserSessionOptions) {}
+
+  get size(): number {
+    return this._sessions.size;
+  }
+
+  /** Drops expired sessions; then, over the cap, the longest-idle anonymous ones (the map is in order of last use). */
+  private _makeRoom(now: number): void {
+    if (now - this._lastPurge > 60_000 || this._sessions.size >= kMaxBrowserSessions) {
+      this._lastPurge = now;
+      for (const [id, session] of this._sessions) if (session.expiresAt <= now) this._sessions.delete(id);
+    }
+    for (const [id, session] of this._sessions) {
+      if (this._sessions.size < kMaxBrowserSessions) break;
+      if (session.accountId === undefined) this._sessions.delete(id);
+    }
+  }
 
   /** The session of this request, if it has one. */
   of(request: FastifyRequest): S | null {
@@ -66,6 +85,7 @@ export class BrowserSessions<S extends BrowserSession> {
   ensure(request: FastifyRequest, reply: FastifyReply): S {
     const existing = this.of(request);
     if (existing) return existing;
+    this._makeRoom(this._options.now().getTime());
     const token = randomBytes(32).toString('base64url');
     const session = { id: hashOf(token), csrfToken: randomBytes(24).toString('base64url'), expiresAt: this._options.now().getTime() + kIdleMs } as S;
     this._sessions.set(session.id, session);
@@ -104,6 +124,9 @@ export class BrowserSessions<S extends BrowserSession> {
       return null;
     }
     session.expiresAt = now + kIdleMs;
+    // Last used goes last, so the map stays in order of idleness.
+    this._sessions.delete(session.id);
+    this._sessions.set(session.id, session);
     return session;
   }
 }

@@ -126,7 +126,11 @@ describe('city portal (Nobeoka-like)', () => {
     const right = await browser.submit(u('/register/phone/code'), u('/register/phone/code'), { code });
     expect(right.status).toBe(429);
     expect(right.body).toContain('data-code="CODE_EXHAUSTED"');
-    // A new code starts afresh.
+    // A new code starts afresh, once the resend's back-off (30 s after the first code) has passed.
+    const tooSoon = await browser.submit(u('/register/phone/code'), u('/register/phone/resend'));
+    expect(tooSoon.status).toBe(429);
+    expect(tooSoon.body).toContain('data-code="CODE_RESEND_TOO_SOON"');
+    world.clock.advance(30_000);
     expect((await browser.submit(u('/register/phone/code'), u('/register/phone/resend'))).location).toBe(u('/register/phone/code'));
     const fresh = await lastCode('sms', phone);
     expect((await browser.submit(u('/register/phone/code'), u('/register/phone/code'), { code: fresh })).location).toBe(u('/register/email'));

@@ -114,7 +114,7 @@ describe('identity is bound to the card that authenticated', () => {
       cookieSecret: 'idp-cookie-secret-0123456789',
       clients: [{ clientId: 'rp', clientSecret: 'rp-secret', name: 'テストRP', redirectUris: ['http://127.0.0.1/callback'] }],
     });
-    myPage = await startMyPage({ ...trust, port: 0 });
+    myPage = await startMyPage({ verifier: trust.verifier, cardInfoPublicKey: trust.cardInfoPublicKey, holders: trust.holders, testMode: true, port: 0 });
   });
   afterAll(async () => {
     await portal?.close();

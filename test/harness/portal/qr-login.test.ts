@@ -119,18 +119,25 @@ describe('QR login', () => {
     await subscribed(qr.id);
     expect(await phoneLogin(qr.code, card)).toBe('/menu');
     const events = parseEvents((await stream).body);
+    const claim = `/login/qr/${qr.id}`;
     expect(events).toEqual([
       { event: 'waiting', data: {} },
-      { event: 'authenticated', data: { next: '/menu' } },
+      { event: 'authenticated', data: { next: claim } },
     ]);
     expect((await stream).headers['content-type']).toMatch(/^text\/event-stream/);
+    // A page that connects late learns the outcome from the database.
+    const late = parseEvents((await listen(browser, qr.id)).body);
+    expect(late).toEqual([{ event: 'authenticated', data: { next: claim } }]);
+    // Not logged in until the page claims the login; the claim gives the session a new cookie.
+    expect((await browser.get('/menu')).statusCode).toBe(401);
+    const before = browser.cookies.jpki_portal_session;
+    const claimed = await browser.get(claim);
+    expect(claimed.statusCode).toBe(303);
+    expect(claimed.headers.location).toBe('/menu');
+    expect(browser.cookies.jpki_portal_session).not.toBe(before);
     const menu = await browser.get('/menu');
     expect(menu.statusCode).toBe(200);
     expect(byTestId(menu.body, 'nickname')).toBe('マイナ父');
-
-    // A page that connects late learns the outcome from the database.
-    const late = parseEvents((await listen(browser, qr.id)).body);
-    expect(late).toEqual([{ event: 'authenticated', data: { next: '/menu' } }]);
   });
 
   it('sends a new person through card info to registration on the PC', async () => {
@@ -139,7 +146,8 @@ describe('QR login', () => {
     const stream = listen(browser, qr.id);
     await subscribed(qr.id);
     expect(await phoneLogin(qr.code, newcomer)).toBe('/account/new');
-    expect(parseEvents((await stream).body).at(-1)).toEqual({ event: 'authenticated', data: { next: '/account/new' } });
+    expect(parseEvents((await stream).body).at(-1)).toEqual({ event: 'authenticated', data: { next: `/login/qr/${qr.id}` } });
+    expect((await browser.get(`/login/qr/${qr.id}`)).headers.location).toBe('/account/new');
     const input = await browser.get('/account/new');
     expect(byTestId(input.body, 'screen-id')).toBe('画面番号:B-01');
   });

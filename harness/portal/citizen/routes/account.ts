@@ -17,11 +17,21 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: Citize
   app.get('/login', async (request, reply) => html(reply, renderLogin({ csrfToken: ctx.sessions.ensure(request, reply).csrfToken })));
   app.post('/login', async (request, reply) => {
     const body = (request.body ?? {}) as Record<string, unknown>;
-    const account = typeof body.email === 'string' && typeof body.password === 'string' ? ctx.store.login(body.email.trim(), body.password) : undefined;
-    if (!account) {
-      const error = new CitizenError('LOGIN_FAILED');
-      return html(reply, renderLogin({ csrfToken: ctx.sessions.ensure(request, reply).csrfToken, error: error.userMessage, errorCode: error.code }), error.status);
+    const email = typeof body.email === 'string' ? body.email.trim() : '';
+    const refuse = (error: CitizenError): FastifyReply =>
+      html(reply, renderLogin({ csrfToken: ctx.sessions.ensure(request, reply).csrfToken, error: error.userMessage, errorCode: error.code }), error.status);
+    try {
+      ctx.logins.check(email, request.ip);
+    } catch (e) {
+      if (e instanceof CitizenError) return refuse(e);
+      throw e;
     }
+    const account = typeof body.password === 'string' ? await ctx.store.login(email, body.password) : undefined;
+    if (!account) {
+      ctx.logins.failed(email, request.ip);
+      return refuse(new CitizenError('LOGIN_FAILED'));
+    }
+    ctx.logins.succeeded(email);
     ctx.sessions.renew(request, reply).accountId = account.id;
     return reply.redirect('/mypage', 303);
   });

@@ -48,7 +48,9 @@ function registrationAt(session: CitizenSession, step: 'phone' | 'phone-code' | 
 
 export async function registrationRoutes(app: FastifyInstance, { ctx }: { ctx: CitizenContext }): Promise<void> {
   const session = (request: FastifyRequest, reply: FastifyReply): CitizenSession => ctx.sessions.ensure(request, reply);
-  const send = (channel: CodeChannel, to: string): ReturnType<typeof newCode> => {
+  /** Sends a new code to `to` from session `s`, within the send limits (ctx.codes). */
+  const send = (s: CitizenSession, channel: CodeChannel, to: string): ReturnType<typeof newCode> => {
+    ctx.codes.send(`${channel}:${to}`, s.id);
     const code = newCode(ctx.now());
     ctx.outbox.send(channel, to, code.code, ctx.now());
     return code;
@@ -84,7 +86,7 @@ export async function registrationRoutes(app: FastifyInstance, { ctx }: { ctx: C
       s,
       () => {
         if (!kPhone.test(phone)) throw new CitizenError('PHONE_INVALID', 'not a mobile number');
-        Object.assign(r, { phone, phoneCode: send('sms', phone), phoneVerified: false, email: undefined, emailCode: undefined, emailVerified: false });
+        Object.assign(r, { phone, phoneCode: send(s, 'sms', phone), phoneVerified: false, email: undefined, emailCode: undefined, emailVerified: false });
         return reply.redirect('/register/phone/code', 303);
       },
       (e) => renderPhone(formState(s, e), phone),
@@ -102,7 +104,7 @@ export async function registrationRoutes(app: FastifyInstance, { ctx }: { ctx: C
       reply,
       s,
       () => {
-        checkCode(r.phoneCode, text(request.body, 'code'), ctx.now());
+        checkCode(ctx.codes, `sms:${r.phone!}`, r.phoneCode, text(request.body, 'code'));
         r.phoneVerified = true;
         r.phoneCode = undefined;
         return reply.redirect('/register/email', 303);
@@ -111,9 +113,17 @@ export async function registrationRoutes(app: FastifyInstance, { ctx }: { ctx: C
     );
   });
   app.post('/register/phone/resend', async (request, reply) => {
-    const r = registrationAt(session(request, reply), 'phone-code');
-    r.phoneCode = send('sms', r.phone!);
-    return reply.redirect('/register/phone/code', 303);
+    const s = session(request, reply);
+    const r = registrationAt(s, 'phone-code');
+    return step(
+      reply,
+      s,
+      () => {
+        r.phoneCode = send(s, 'sms', r.phone!);
+        return reply.redirect('/register/phone/code', 303);
+      },
+      (e) => renderPhoneCode(formState(s, e), r.phone!),
+    );
   });
 
   app.get('/register/email', async (request, reply) => {
@@ -130,12 +140,12 @@ export async function registrationRoutes(app: FastifyInstance, { ctx }: { ctx: C
     return step(
       reply,
       s,
-      () => {
+      async () => {
         if (!kEmail.test(email) || email.length > 254) throw new CitizenError('EMAIL_INVALID');
         if (typeof password !== 'string' || password.length < 8 || password.length > 128 || !/[A-Za-z]/.test(password) || !/[0-9]/.test(password)) throw new CitizenError('PASSWORD_WEAK');
         if ([...nickname].length < 1 || [...nickname].length > 20) throw new CitizenError('NICKNAME_INVALID');
         if (ctx.store.emailTaken(email)) throw new CitizenError('EMAIL_TAKEN');
-        Object.assign(r, { email, nickname, passwordHash: hashPassword(password), emailCode: send('email', email), emailVerified: false });
+        Object.assign(r, { email, nickname, passwordHash: await hashPassword(password), emailCode: send(s, 'email', email), emailVerified: false });
         return reply.redirect('/register/email/code', 303);
       },
       (e) => renderEmail(formState(s, e), { email, nickname }),
@@ -153,7 +163,7 @@ export async function registrationRoutes(app: FastifyInstance, { ctx }: { ctx: C
       reply,
       s,
       () => {
-        checkCode(r.emailCode, text(request.body, 'code'), ctx.now());
+        checkCode(ctx.codes, `email:${r.email!}`, r.emailCode, text(request.body, 'code'));
         r.emailVerified = true;
         r.emailCode = undefined;
         return reply.redirect('/register/confirm', 303);
@@ -162,9 +172,17 @@ export async function registrationRoutes(app: FastifyInstance, { ctx }: { ctx: C
     );
   });
   app.post('/register/email/resend', async (request, reply) => {
-    const r = registrationAt(session(request, reply), 'email-code');
-    r.emailCode = send('email', r.email!);
-    return reply.redirect('/register/email/code', 303);
+    const s = session(request, reply);
+    const r = registrationAt(s, 'email-code');
+    return step(
+      reply,
+      s,
+      () => {
+        r.emailCode = send(s, 'email', r.email!);
+        return reply.redirect('/register/email/code', 303);
+      },
+      (e) => renderEmailCode(formState(s, e), r.email!),
+    );
   });
 
   app.get('/register/confirm', async (request, reply) => {

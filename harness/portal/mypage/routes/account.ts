@@ -4,7 +4,7 @@
  * 「アカウント作成完了」), マイページ itself and logout.
  */
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { checkCode, newCode } from '../codes.js';
+import { newCode } from '../codes.js';
 import { formText, loggedIn, sendHtml, type MyPageContext } from '../context.js';
 import { MyPageError } from '../errors.js';
 import type { MyPageSession, Signup } from '../sessions.js';
@@ -27,9 +27,9 @@ function signupAt(session: MyPageSession, step: 'email' | 'code' | 'profile'): S
 export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: MyPageContext }): Promise<void> {
   const session = (request: FastifyRequest, reply: FastifyReply): MyPageSession => ctx.sessions.ensure(request, reply);
   /** Runs a form step; a refusal of the form's own re-renders it with the message. */
-  const step = async (reply: FastifyReply, work: () => FastifyReply, rerender: (error: MyPageError) => string): Promise<FastifyReply> => {
+  const step = async (reply: FastifyReply, work: () => FastifyReply | Promise<FastifyReply>, rerender: (error: MyPageError) => string): Promise<FastifyReply> => {
     try {
-      return work();
+      return await work();
     } catch (e) {
       if (!(e instanceof MyPageError) || e.code === 'STEP_OUT_OF_ORDER') throw e;
       return sendHtml(reply, rerender(e), e.status);
@@ -43,11 +43,20 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: MyPage
 
   app.get('/login', async (request, reply) => sendHtml(reply, renderLogin(formState(session(request, reply)))));
   app.post('/login', async (request, reply) => {
-    const account = ctx.store.login(formText(request.body, 'email'), formText(request.body, 'password'));
-    if (!account) {
-      const error = new MyPageError('LOGIN_FAILED');
-      return sendHtml(reply, renderLogin(formState(session(request, reply), error)), error.status);
+    const email = formText(request.body, 'email');
+    const refuse = (error: MyPageError): FastifyReply => sendHtml(reply, renderLogin(formState(session(request, reply), error)), error.status);
+    try {
+      ctx.logins.check(email, request.ip);
+    } catch (e) {
+      if (e instanceof MyPageError) return refuse(e);
+      throw e;
     }
+    const account = await ctx.store.login(email, formText(request.body, 'password'));
+    if (!account) {
+      ctx.logins.failed(email, request.ip);
+      return refuse(new MyPageError('LOGIN_FAILED'));
+    }
+    ctx.logins.succeeded(email);
     ctx.sessions.renew(request, reply).accountId = account.id;
     return reply.redirect('/mypage', 303);
   });
@@ -77,13 +86,14 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: MyPage
     const password = (request.body as Record<string, unknown> | undefined)?.password;
     return step(
       reply,
-      () => {
+      async () => {
         if (!kEmail.test(email) || email.length > 254) throw new MyPageError('EMAIL_INVALID');
         if (typeof password !== 'string' || password.length < 8 || password.length > 128 || !/[A-Za-z]/.test(password) || !/[0-9]/.test(password)) throw new MyPageError('PASSWORD_WEAK');
         if (ctx.store.emailTaken(email)) throw new MyPageError('EMAIL_TAKEN');
+        ctx.codes.send(email, s.id);
         const code = newCode(ctx.now());
         ctx.outbox.send(email, code.code, ctx.now());
-        Object.assign(signup, { email, passwordHash: hashPassword(password), code, emailVerified: false });
+        Object.assign(signup, { email, passwordHash: await hashPassword(password), code, emailVerified: false });
         return reply.redirect('/signup/code', 303);
       },
       (e) => renderEmailForm(formState(s, e), email),
@@ -100,7 +110,7 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: MyPage
     return step(
       reply,
       () => {
-        checkCode(signup.code!, formText(request.body, 'code'), ctx.now());
+        ctx.codes.check(signup.email!, signup.code!, formText(request.body, 'code'));
         signup.emailVerified = true;
         signup.code = undefined;
         return reply.redirect('/signup/profile', 303);
@@ -109,10 +119,18 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: MyPage
     );
   });
   app.post('/signup/code/resend', async (request, reply) => {
-    const signup = signupAt(session(request, reply), 'code');
-    signup.code = newCode(ctx.now());
-    ctx.outbox.send(signup.email!, signup.code.code, ctx.now());
-    return reply.redirect('/signup/code', 303);
+    const s = session(request, reply);
+    const signup = signupAt(s, 'code');
+    return step(
+      reply,
+      () => {
+        ctx.codes.send(signup.email!, s.id);
+        signup.code = newCode(ctx.now());
+        ctx.outbox.send(signup.email!, signup.code.code, ctx.now());
+        return reply.redirect('/signup/code', 303);
+      },
+      (e) => renderCodeForm(formState(s, e), signup.email!),
+    );
   });
 
   app.get('/signup/profile', async (request, reply) => {

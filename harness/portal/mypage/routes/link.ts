@@ -15,6 +15,7 @@ import QRCode from 'qrcode';
 import { verifyCardInfo } from '../../card-info.js';
 import { PortalError } from '../../errors.js';
 import { HolderDirectoryError, type CertificateHolder } from '../../holders.js';
+import { VerificationInputError } from '../../verification/errors.js';
 import type { PersonIdentity } from '../../store.js';
 import { loggedIn, sendHtml, type MyPageContext } from '../context.js';
 import { MyPageError } from '../errors.js';
@@ -103,10 +104,13 @@ export async function xidApiRoutes(app: FastifyInstance, { ctx }: { ctx: MyPageC
       const transaction = ctx.transactions.forPhone(body.tx, body.t);
       const challenge = transaction.challenge;
       if (transaction.state !== 'challenged' || !challenge) throw new MyPageError('TRANSACTION_STATE', 'ask for the challenge first');
-      const result = await ctx.verifier.verifySignature(
-        { certificate: Buffer.from(body.certificate, 'base64'), signature: Buffer.from(body.signature, 'base64'), data: challenge, kind: 'auth' },
-        { at: ctx.now() },
-      );
+      const result = await ctx.verifier
+        .verifySignature({ certificate: Buffer.from(body.certificate, 'base64'), signature: Buffer.from(body.signature, 'base64'), data: challenge, kind: 'auth' }, { at: ctx.now() })
+        .catch((e: unknown) => {
+          // Bytes that are no certificate at all: the app's request is wrong; the transaction is spent.
+          if (e instanceof VerificationInputError) return refuse(transaction, new MyPageError('CERTIFICATE_INVALID', e.message));
+          throw e;
+        });
       if (result.code !== 'OK' || !result.certificate) return refuse(transaction, new MyPageError(result.code === 'OK' ? 'UNSUPPORTED_CERTIFICATE' : result.code, result.detail));
       // Whose card it is, the issuer says; the card-info files only fill the profile in, and must be this card's.
       let holder: CertificateHolder | undefined;

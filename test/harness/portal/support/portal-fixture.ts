@@ -156,11 +156,15 @@ export class Browser {
     const signed = await card.signNonce(nonce.json<{ nonce: string }>().nonce);
     const login = await this.postJson('/api/login', { nonce: nonce.json<{ nonce: string }>().nonce, ...signed });
     if (login.statusCode !== 200) throw new Error(`login: ${login.statusCode} ${login.body}`);
-    const next = login.json<{ next: string }>().next;
-    if (next !== 'card-info') return next;
-    const link = await this.postJson('/api/login/link', await card.readCardInfo());
-    if (link.statusCode !== 200) throw new Error(`link: ${link.statusCode} ${link.body}`);
-    return link.json<{ next: string }>().next;
+    let next = login.json<{ next: string }>().next;
+    if (next === 'card-info') {
+      const link = await this.postJson('/api/login/link', await card.readCardInfo());
+      if (link.statusCode !== 200) throw new Error(`link: ${link.statusCode} ${link.body}`);
+      next = link.json<{ next: string }>().next;
+    }
+    // The login script goes to `next`; the page there carries the session's new CSRF token.
+    await this.get(next);
+    return next;
   }
 }
 
