@@ -167,6 +167,11 @@ export interface LoginWorkerInput {
   clients: number;
   /** Check with a second login of every card that registration took (small populations only). */
   checkSecondLogin: boolean;
+  /**
+   * Plain logins for this long after the registrations, not counted: every population size starts
+   * its window equally warm (a large population's registrations alone would warm it far more).
+   */
+  warmupSeconds: number;
 }
 
 /** Messages of the login worker: `ready` after the warm-up, `window` from the bench, `done` with each login's time. */
@@ -200,6 +205,15 @@ export async function runLoginClients(
         }
       }),
     );
+    const warmEnd = epochMs() + input.warmupSeconds * 1000;
+    await Promise.all(
+      lanes.map(async (lane) => {
+        for (let turn = 0; lane.length > 0 && epochMs() < warmEnd; turn++) {
+          const { card, index } = lane[turn % lane.length]!;
+          if ((await logIn(input.baseUrl, card, index)) !== 'known') throw new Error('a registered card was sent to registration again');
+        }
+      }),
+    );
     ready();
     const { startMs, endMs } = await waitForWindow();
     const wait = startMs - epochMs();
@@ -229,6 +243,8 @@ export interface PortalLoginOptions {
   /** Length of the measurement; the warm-up comes before it. */
   seconds: number;
   progress: (line: string) => void;
+  /** Plain logins before the measurement, not counted (default 1 s). */
+  warmupSeconds?: number;
   /** Where the cards' keys come from (default: fresh keys; the population uses the key pool). */
   cardKey?: () => Promise<KeyObject>;
 }
@@ -299,7 +315,7 @@ export async function measurePortalLogins(options: PortalLoginOptions): Promise<
       port: 0,
     });
     const worker = new Worker(script, {
-      workerData: { baseUrl: portal.url, cards, clients, checkSecondLogin: options.cards <= 64 } satisfies LoginWorkerInput,
+      workerData: { baseUrl: portal.url, cards, clients, checkSecondLogin: options.cards <= 64, warmupSeconds: options.warmupSeconds ?? 1 } satisfies LoginWorkerInput,
     });
     try {
       const next = <K extends LoginWorkerMessage['kind']>(kind: K): Promise<Extract<LoginWorkerMessage, { kind: K }>> =>
@@ -314,7 +330,7 @@ export async function measurePortalLogins(options: PortalLoginOptions): Promise<
             else reject(new Error(message.kind === 'failed' ? message.message : `the login worker sent '${message.kind}', expected '${kind}'`));
           });
         });
-      say(`portal: warm-up — first login and account registration of each card (${portal.url}, ${clients} clients in a worker thread)`);
+      say(`portal: warm-up — first login and account registration of each card, then ${options.warmupSeconds ?? 1} s of logins (${portal.url}, ${clients} clients in a worker thread)`);
       await next('ready');
       const rssBytes = process.memoryUsage().rss;
       say(`portal: ${clients} clients logging in for ${options.seconds} s over ${options.cards} cards`);
