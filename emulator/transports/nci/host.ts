@@ -440,7 +440,8 @@ export class NciCardHost extends EventEmitter<NciHostEvents> implements CardSlot
   }
 
   private _garbled(event: Extract<NciParserEvent, { kind: 'garbled' }>): void {
-    const text = `garbled NCI stream: ${event.reason} (${event.discarded} byte(s) discarded: ${event.sample}${event.discarded > 16 ? '…' : ''})`;
+    // The discarded bytes themselves stay out of the log: a stretch of a data packet can hold a VERIFY's PIN.
+    const text = `garbled NCI stream: ${event.reason} (${event.discarded} byte(s) discarded)`;
     const ready = this._state === 'listening' || this._state === 'active' || this._state === 'removed';
     if (ready && this._o.onGarbage === 'reset') {
       this._log(`${text}: resetting the NFC controller`);
