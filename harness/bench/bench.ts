@@ -21,6 +21,7 @@ import { loadKeyPool } from './key-pool.js';
 import { kPackageRoot } from '../package-root.js';
 import { measureServedProcess, servedProcessUnavailable } from './served-process.js';
 import type { SignWorkerInput, SignWorkerMessage } from './sign-worker.js';
+import { nextMessage } from './worker-messages.js';
 
 export interface Figure {
   value: number | null;
@@ -168,24 +169,12 @@ async function workerSignRate(image: CardImage, pin: string, workers: number, se
   if (!existsSync(fileURLToPath(script))) throw new Error(`${fileURLToPath(script)} is missing: build with npm run setup`);
   const threads = Array.from({ length: workers }, () => new Worker(script, { workerData: { image, pin, warmup: 20 } satisfies SignWorkerInput }));
   try {
-    const next = (worker: Worker, kind: SignWorkerMessage['kind']): Promise<SignWorkerMessage> =>
-      new Promise((resolve, reject) => {
-        const onExit = (code: number): void => reject(new Error(`a signing worker exited with ${code} before '${kind}'`));
-        worker.once('error', reject);
-        worker.once('exit', onExit);
-        worker.once('message', (message: SignWorkerMessage) => {
-          worker.off('error', reject);
-          worker.off('exit', onExit);
-          if (message.kind === kind) resolve(message);
-          else reject(new Error(`a signing worker sent '${message.kind}', expected '${kind}'`));
-        });
-      });
-    await Promise.all(threads.map((worker) => next(worker, 'ready')));
+    await Promise.all(threads.map((worker) => nextMessage<SignWorkerMessage, 'ready'>(worker, 'ready')));
     const startMs = epochMs() + 20;
     const endMs = startMs + seconds * 1000;
-    const done = threads.map((worker) => next(worker, 'done'));
+    const done = threads.map((worker) => nextMessage<SignWorkerMessage, 'done'>(worker, 'done'));
     for (const worker of threads) worker.postMessage({ kind: 'window', startMs, endMs } satisfies SignWorkerMessage);
-    const results = (await Promise.all(done)) as Extract<SignWorkerMessage, { kind: 'done' }>[];
+    const results = await Promise.all(done);
     const count = results.reduce((sum, r) => sum + r.count, 0);
     const lastEnd = Math.max(...results.map((r) => r.lastEndMs));
     return count / ((lastEnd - startMs) / 1000);

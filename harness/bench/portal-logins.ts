@@ -41,6 +41,7 @@ import { InProcessReader } from '../readers/in-process-reader.js';
 import type { Reader } from '../readers/reader.js';
 import { epochMs } from './apdu-loops.js';
 import { kPackageRoot } from '../package-root.js';
+import { nextMessage } from './worker-messages.js';
 import { percentile } from '../stats/percentile.js';
 import { PortalAnswerError, PortalBrowser } from './portal-browser.js';
 
@@ -318,18 +319,7 @@ export async function measurePortalLogins(options: PortalLoginOptions): Promise<
       workerData: { baseUrl: portal.url, cards, clients, checkSecondLogin: options.cards <= 64, warmupSeconds: options.warmupSeconds ?? 1 } satisfies LoginWorkerInput,
     });
     try {
-      const next = <K extends LoginWorkerMessage['kind']>(kind: K): Promise<Extract<LoginWorkerMessage, { kind: K }>> =>
-        new Promise((resolve, reject) => {
-          const onExit = (code: number): void => reject(new Error(`the login worker exited with ${code} before '${kind}'`));
-          worker.once('error', reject);
-          worker.once('exit', onExit);
-          worker.once('message', (message: LoginWorkerMessage) => {
-            worker.off('error', reject);
-            worker.off('exit', onExit);
-            if (message.kind === kind) resolve(message as Extract<LoginWorkerMessage, { kind: K }>);
-            else reject(new Error(message.kind === 'failed' ? message.message : `the login worker sent '${message.kind}', expected '${kind}'`));
-          });
-        });
+      const next = <K extends LoginWorkerMessage['kind']>(kind: K): Promise<Extract<LoginWorkerMessage, { kind: K }>> => nextMessage<LoginWorkerMessage, K>(worker, kind);
       say(`portal: warm-up — first login and account registration of each card, then ${options.warmupSeconds ?? 1} s of logins (${portal.url}, ${clients} clients in a worker thread)`);
       await next('ready');
       const rssBytes = process.memoryUsage().rss;

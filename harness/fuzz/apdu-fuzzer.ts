@@ -15,6 +15,7 @@ import { encodeCommandApdu } from '../../iso7816/apdu.js';
 import { fromHex, toHex } from '../../iso7816/bytes.js';
 import { isRegisteredSw, swHex } from '../../iso7816/status-words.js';
 import { sha256DigestInfo } from '../jpki/jpki-client.js';
+import { seededRandom } from '../stats/seeded-random.js';
 
 export interface FuzzOptions {
   /** Commands to send in all. */
@@ -49,17 +50,6 @@ export interface FuzzReport {
   violationCount: number;
 }
 
-/** mulberry32: small, fast, and the same on every platform for one seed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const kJpkiAid = 'D392F000260100000001';
 const kAids = [kJpkiAid, 'D3921000310001010408', 'D3921000310001010402', 'D3921000310001010100', 'A0000000010101', 'D392F0'];
@@ -221,7 +211,7 @@ function describeCommand(command: Uint8Array): string {
 
 /** Sends `options.count` commands to fresh memory cards made from `image` and checks the invariants. */
 export function fuzzCard(image: CardImage, options: FuzzOptions): FuzzReport {
-  const random = prng(options.seed);
+  const random = seededRandom(options.seed);
   const generator = new Generator(random, image);
   const perSession = options.commandsPerSession ?? 60;
   const report: FuzzReport = { seed: options.seed, commands: 0, signatures: 0, verifiedPins: 0, blockedPins: 0, statusWords: new Map(), violations: [], violationCount: 0 };

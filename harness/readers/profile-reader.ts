@@ -28,17 +28,6 @@ export interface ProfileReaderOptions {
   log?: (line: string) => void;
 }
 
-/** A small, fast, seedable generator (mulberry32): enough for fault odds, not for secrets. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** What an APDU's header says about its length fields (ISO 7816-4 cases). */
 export function apduShape(command: Uint8Array): { extended: boolean; hasData: boolean; hasLe: boolean; le: number | undefined } {

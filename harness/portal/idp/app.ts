@@ -7,9 +7,9 @@
 import { randomBytes, type KeyObject } from 'node:crypto';
 import fastifyCookie from '@fastify/cookie';
 import fastifyFormbody from '@fastify/formbody';
-import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { cardInfoKeyFrom } from '../card-info.js';
+import { kDefaultSignatureApiLimit, registerLimitedApi } from '../shared/signature-api-limit.js';
 import { flawSet, type PortalFlaw } from '../flaws.js';
 import type { HolderDirectory } from '../holders.js';
 import type { Verifier } from '../verification/types.js';
@@ -97,16 +97,7 @@ export async function buildIdpApp(options: IdpOptions): Promise<FastifyInstance>
   await app.register(fastifyCookie, { secret: options.cookieSecret });
   await app.register(fastifyFormbody);
   await app.register(oidcRoutes, { ctx });
-  const limit = options.appRateLimit ?? { max: 60, timeWindowMs: 60_000 };
-  await app.register(async (api) => {
-    if (limit) {
-      await api.register(rateLimit, {
-        global: true,
-        max: limit.max,
-        timeWindow: limit.timeWindowMs,
-        errorResponseBuilder: (_request, context) => new IdpError('RATE_LIMITED', `more than ${context.max} requests in ${context.after}`),
-      });
-    }
+  await registerLimitedApi(app, options.appRateLimit ?? kDefaultSignatureApiLimit, (message) => new IdpError('RATE_LIMITED', message), async (api) => {
     await api.register(appRoutes, { ctx });
   });
   await app.ready();

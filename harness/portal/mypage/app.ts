@@ -6,13 +6,13 @@
  * through its certificates, CRLs and card-info key only.
  */
 import type { KeyObject } from 'node:crypto';
-import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance } from 'fastify';
 import { cardInfoKeyFrom } from '../card-info.js';
 import { flawSet, type PortalFlaw } from '../flaws.js';
 import type { HolderDirectory } from '../holders.js';
 import { LoginThrottle } from '../shared/login-throttle.js';
 import { buildSmallPortalApp, smallPortalBasics, type SmallPortalOptions } from '../shared/app.js';
+import { kDefaultSignatureApiLimit, registerLimitedApi } from '../shared/signature-api-limit.js';
 import type { Verifier } from '../verification/types.js';
 import { kOnlineApplications, type OnlineApplication } from './catalogue.js';
 import { myPageCodeGuard, Outbox } from './codes.js';
@@ -86,16 +86,7 @@ export async function buildMyPageApp(options: MyPageOptions): Promise<FastifyIns
       await browser.register(linkPageRoutes, { ctx });
     },
     apis: async (app) => {
-      const limit = options.appRateLimit ?? { max: 60, timeWindowMs: 60_000 };
-      await app.register(async (api) => {
-        if (limit) {
-          await api.register(rateLimit, {
-            global: true,
-            max: limit.max,
-            timeWindow: limit.timeWindowMs,
-            errorResponseBuilder: (_request, context) => new MyPageError('RATE_LIMITED', `more than ${context.max} requests in ${context.after}`),
-          });
-        }
+      await registerLimitedApi(app, options.appRateLimit ?? kDefaultSignatureApiLimit, (message) => new MyPageError('RATE_LIMITED', message), async (api) => {
         await api.register(xidApiRoutes, { ctx });
       });
     },
