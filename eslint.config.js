@@ -20,6 +20,7 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  { files: ['common/**/*.ts', 'iso7816/**/*.ts'], rules: restrict(['**/emulator/**', '**/harness/**', '**/reports/**', '**/scenarios/**']) },
   { files: ['emulator/**/*.ts'], rules: restrict(['**/harness/**', '**/reports/**', '**/scenarios/**']) },
   { files: ['harness/portal/**/*.ts'], rules: restrict(['**/emulator/**']) },
   { files: ['reports/**/*.ts'], rules: restrict(['**/emulator/**', '**/harness/readers/**', '**/harness/portal/**']) },

@@ -21,6 +21,11 @@ export function toHex(bytes: Uint8Array): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('hex').toUpperCase();
 }
 
+/** One byte as two upper-case hex digits ('0A'): INS bytes, tags, NCI fields. */
+export function hexByte(value: number): string {
+  return (value & 0xff).toString(16).toUpperCase().padStart(2, '0');
+}
+
 /** Hex with a space between bytes, for people. */
 export function toSpacedHex(bytes: Uint8Array): string {
   return toHex(bytes).replace(/(..)(?!$)/g, '$1 ');

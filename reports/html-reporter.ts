@@ -20,6 +20,7 @@ import {
   type ScenarioStatus,
   type StepResult,
 } from '../harness/runner/results.js';
+import { el, escapeHtml, textEl } from '../common/markup.js';
 import { formatDuration } from './list-reporter.js';
 import type { Reporter } from './reporter.js';
 
@@ -53,34 +54,7 @@ export class HtmlReporter implements Reporter {
 // ---------------------------------------------------------------------------------------------
 // Escaping
 
-/** C0 controls other than tab and line breaks, and DEL: HTML calls them parse errors; a card's garbage is dropped. */
-const kControlChars = /[^\t\n\r\u0020-\u007E\u0080-\u{10FFFF}]/gu;
-
-const kHtmlEntities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-/** The one HTML escaper, good for text and for double- or single-quoted attribute values alike. */
-export function escapeHtml(text: string): string {
-  return text.replace(kControlChars, '').replace(/[&<>"']/g, (c) => kHtmlEntities[c]!);
-}
-
-type Attributes = Record<string, string | number | boolean | undefined>;
-
-/** Elements HTML gives no end tag. */
-const kVoidElements = new Set(['img', 'br', 'meta']);
-
-/** An element whose body is already HTML; attribute values are escaped here. `true` makes a bare boolean attribute. */
-function el(name: string, attributes: Attributes, body = ''): string {
-  const attrs = Object.entries(attributes)
-    .filter(([, v]) => v !== undefined && v !== false)
-    .map(([k, v]) => (v === true ? ` ${k}` : ` ${k}="${escapeHtml(String(v))}"`))
-    .join('');
-  return kVoidElements.has(name) ? `<${name}${attrs}>` : `<${name}${attrs}>${body}</${name}>`;
-}
-
-/** An element whose body is text. */
-function text(name: string, attributes: Attributes, body: string): string {
-  return el(name, attributes, escapeHtml(body));
-}
+const text = textEl;
 
 // ---------------------------------------------------------------------------------------------
 // Screenshots

@@ -8,6 +8,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeStep, scenarioFailure, type RunResult, type ScenarioResult, type StepResult } from '../harness/runner/results.js';
+import { escapeXml } from '../common/markup.js';
 import type { Reporter } from './reporter.js';
 
 export interface JUnitReporterOptions {
@@ -22,23 +23,6 @@ export class JUnitReporter implements Reporter {
     await mkdir(dirname(this.options.outputFile), { recursive: true });
     await writeFile(this.options.outputFile, renderJUnit(result), 'utf8');
   }
-}
-
-/**
- * Characters XML 1.0 does not allow at all (most C0 controls, lone surrogates, U+FFFE/U+FFFF).
- * A card's garbage in a message must not make the whole report unreadable.
- */
-const kForbiddenXmlChars = /[^\t\n\r\u0020-\uD7FF\uE000-\uFFFD\u{10000}-\u{10FFFF}]/gu;
-
-const kEntities: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;', '\t': '&#9;', '\n': '&#10;', '\r': '&#13;' };
-
-/**
- * The one XML escaper: drops characters XML 1.0 forbids and escapes markup. In attribute values
- * (`attribute: true`) tabs and line breaks become character references, so they survive parsing.
- */
-export function escapeXml(text: string, { attribute = false }: { attribute?: boolean } = {}): string {
-  const clean = text.replace(kForbiddenXmlChars, '');
-  return clean.replace(attribute ? /[&<>"'\t\n\r]/g : /[&<>"']/g, (c) => kEntities[c]!);
 }
 
 type Attributes = Record<string, string | number | undefined>;

@@ -22,6 +22,7 @@ import type { CardDefinition, RevocationReason } from './card-definition.js';
 import type { Identity } from './identity.js';
 import { randomMyNumber } from './my-number.js';
 import { birthdayAfter, issueCardCertificates, localityFromAddress, revokeCertificate, type TestCa } from './test-ca.js';
+import { endOfJstDay, jstIsoDate, jstWallClock } from '../../common/jst.js';
 
 const generateRsaKeyPair = promisify(generateKeyPair);
 
@@ -76,18 +77,9 @@ function basic4Digest(ef0003: Uint8Array): Uint8Array {
 export function ageOn(birth: string, date: Date): number {
   const [y, m, d] = birth.split('-').map(Number) as [number, number, number];
   // Ages change at the start of the birthday in Japan's local time.
-  const jst = new Date(date.getTime() + 9 * 3_600_000);
+  const jst = jstWallClock(date);
   const beforeBirthday = jst.getUTCMonth() + 1 < m || (jst.getUTCMonth() + 1 === m && jst.getUTCDate() < d);
   return jst.getUTCFullYear() - y - (beforeBirthday ? 1 : 0);
-}
-
-function jstDate(date: Date): string {
-  return new Date(date.getTime() + 9 * 3_600_000).toISOString().slice(0, 10);
-}
-
-/** End of a JST calendar day, as an instant. */
-function endOfJstDay(date: string): Date {
-  return new Date(Date.parse(`${date}T23:59:59+09:00`));
 }
 
 function randomDigits(n: number): string {
@@ -122,7 +114,7 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
   const issued = definition.certificates.issued ? new Date(definition.certificates.issued) : now;
   if (Number.isNaN(issued.getTime())) throw new RangeError(`certificates.issued "${definition.certificates.issued}" is not a date`);
   const age = ageOn(identity.birth, issued);
-  if (age < 0) throw new RangeError(`the holder is born (${identity.birth}) after the card is issued (${jstDate(issued)})`);
+  if (age < 0) throw new RangeError(`the holder is born (${identity.birth}) after the card is issued (${jstIsoDate(issued)})`);
   const withSignature = definition.certificates.signature ?? age >= 15;
   // A deliberately broken card (defects.wrongKey): the certificate certifies one key pair, but
   // the card keeps a second, unrelated private key for that slot, so its signatures do not verify.
@@ -134,7 +126,7 @@ export async function issueCard(ca: TestCa, definition: CardDefinition, now: Dat
   const cardExpiry =
     definition.card.periodOfStayEnds ??
     definition.card.expiry ??
-    jstDate(new Date(birthdayAfter(identity.birth, issued, age >= 18 ? 10 : 5).getTime() - 1000));
+    jstIsoDate(new Date(birthdayAfter(identity.birth, issued, age >= 18 ? 10 : 5).getTime() - 1000));
   const cardEnd = endOfJstDay(cardExpiry);
   const notAfter = definition.certificates.notAfter ? endOfJstDay(definition.certificates.notAfter.slice(0, 10)) : undefined;
   const byBirthday = new Date(birthdayAfter(identity.birth, issued, 5).getTime() - 1000);

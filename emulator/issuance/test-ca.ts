@@ -10,6 +10,7 @@ import { createPrivateKey, generateKeyPairSync, randomBytes, type KeyObject } fr
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { equalBytes, toHex, type Bytes } from '../../iso7816/bytes.js';
+import { kJstOffsetMs } from '../../common/jst.js';
 import { makeDirectories, parseAtomicTempName, removeStaleTempFiles, writeFileAtomic } from '../image/image-store.js';
 import type { Identity, Sex } from './identity.js';
 import { holderRegister, kCertificateHoldersFile, personIdFor } from './certificate-holders.js';
@@ -111,7 +112,6 @@ const kSerialRanges: Readonly<Record<CertKind, { first: bigint; end: bigint }>> 
 
 const kHour = 3_600_000;
 const kDay = 24 * kHour;
-const kJstOffset = 9 * kHour;
 
 // ---------------------------------------------------------------------------------------------
 // Types
@@ -346,9 +346,9 @@ function truncateToSeconds(date: Date): Date {
 
 /** 23:59:59 JST of the day before the same calendar day `years` later: how the J-LIS roots end. */
 function caNotAfter(now: Date, years: number): Date {
-  const jst = new Date(now.getTime() + kJstOffset);
+  const jst = new Date(now.getTime() + kJstOffsetMs);
   const startOfAnniversaryJst = Date.UTC(jst.getUTCFullYear() + years, jst.getUTCMonth(), jst.getUTCDate());
-  return new Date(startOfAnniversaryJst - kJstOffset - 1000);
+  return new Date(startOfAnniversaryJst - kJstOffsetMs - 1000);
 }
 
 function randomPositiveSerial(): bigint {
@@ -502,14 +502,14 @@ export function birthdayAfter(birth: string, issued: Date, count: number): Date 
   const b = parseBirth(birth);
   if (Number.isNaN(issued.getTime())) throw new RangeError('invalid issue Date');
   if (!Number.isInteger(count) || count < 1) throw new RangeError(`birthday count ${count} must be a positive integer`);
-  const jst = new Date(issued.getTime() + kJstOffset);
+  const jst = new Date(issued.getTime() + kJstOffsetMs);
   const issueYear = jst.getUTCFullYear();
   const issueKey = (jst.getUTCMonth() + 1) * 100 + jst.getUTCDate();
   const thisYear = birthdayIn(issueYear, b.month, b.day);
   const firstYear = thisYear.month * 100 + thisYear.day > issueKey ? issueYear : issueYear + 1;
   const year = firstYear + count - 1;
   const { month, day } = birthdayIn(year, b.month, b.day);
-  return new Date(Date.UTC(year, month - 1, day) - kJstOffset);
+  return new Date(Date.UTC(year, month - 1, day) - kJstOffsetMs);
 }
 
 /** The birthday that ends a JPKI certificate's default validity. */

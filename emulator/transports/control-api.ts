@@ -4,6 +4,7 @@
  * chosen command, slow a command down. `buildControlApp` never listens; the serve command does.
  */
 import Fastify, { type FastifyInstance } from 'fastify';
+import { hexByte } from '../../iso7816/bytes.js';
 import { kPinIds } from '../card/file-system.js';
 import type { ServedCard, TearMoment } from './served-card.js';
 
@@ -45,7 +46,7 @@ export function describeServedCard(served: ServedCard, slot: CardSlot, transport
       kPinIds.map((id) => [id, { remaining: image.pins[id].remaining, limit: image.pins[id].limit, blocked: image.pins[id].remaining === 0 }]),
     ),
     latencyMs: served.latency,
-    pendingTear: tear ? { ins: tear.ins.toString(16).toUpperCase().padStart(2, '0'), when: tear.when } : null,
+    pendingTear: tear ? { ins: hexByte(tear.ins), when: tear.when } : null,
     exchanges: served.exchanges,
   };
 }

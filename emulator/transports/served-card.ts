@@ -6,7 +6,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { answerDetail, type Card } from '../card/card.js';
 import { parseResponseApdu } from '../../iso7816/apdu.js';
-import { equalBytes, toHex } from '../../iso7816/bytes.js';
+import { equalBytes, hexByte, toHex } from '../../iso7816/bytes.js';
 import { maskCommand } from '../../iso7816/secret-mask.js';
 import { describeSw, swHex } from '../../iso7816/status-words.js';
 
@@ -65,7 +65,7 @@ export class ServedCard {
   }
 
   get latency(): Record<string, number> {
-    return Object.fromEntries([...this._latency].map(([ins, ms]) => [ins.toString(16).toUpperCase().padStart(2, '0'), ms]));
+    return Object.fromEntries([...this._latency].map(([ins, ms]) => [hexByte(ins), ms]));
   }
 
   /** Arms a one-shot tear for the next APDU with this INS. */

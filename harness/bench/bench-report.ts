@@ -4,9 +4,8 @@
  * styles, fonts or images, so the file can be attached to a CI run or mailed as it is.
  */
 import { benchTable, type BenchResult } from './bench.js';
-import { escapeXml, populationChartSvg, throughputChartSvg } from './throughput-chart.js';
-
-const escapeHtml = escapeXml;
+import { escapeHtml } from '../../common/markup.js';
+import { populationChartSvg, throughputChartSvg } from './throughput-chart.js';
 
 const kStyle = `
 body { font-family: sans-serif; margin: 2em; color: #222; max-width: 60em; }

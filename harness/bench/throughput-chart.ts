@@ -4,6 +4,7 @@
  * A self-contained SVG — no scripts, no external fonts or images, every text escaped — that can be
  * saved as a file or put inline in an HTML page.
  */
+import { escapeXml } from '../../common/markup.js';
 
 /** A measured figure, or null with the reason it could not be measured (bench.ts's `Figure`). */
 export interface ChartFigure {
@@ -28,10 +29,6 @@ const kHeight = 420;
 const kPlot = { left: 80, right: 24, top: 44, bottom: 104 };
 const kColours = { inprocess: '#1f6fb2', openssl: '#c8501e', grid: '#dddddd', axis: '#333333' };
 const kFont = 'font-family="sans-serif"';
-
-export function escapeXml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' })[c]!);
-}
 
 /** The smallest 1, 2, 2.5 or 5 × 10^k at or above `max`: the top of the y axis. */
 export function niceCeiling(max: number): number {

@@ -4,7 +4,7 @@
  * from the report types, self-contained (inline CSS, no script, no external URL) so they can be
  * mailed or archived beside the signed JSON, and every piece of data goes through escapeHtml.
  */
-import { escapeHtml } from '../../reports/html-reporter.js';
+import { el, escapeHtml } from '../../common/markup.js';
 import type { CertificationReport, DeclaredCapabilities, MatrixReport, ScenarioVerdict, Verdict } from './report.js';
 
 export interface CertificationHtmlOptions {
@@ -25,17 +25,6 @@ const kVerdictWords: Readonly<Record<Verdict, string>> = { pass: 'pass', fail: '
 
 // ---------------------------------------------------------------------------------------------
 // Markup helpers
-
-type Attributes = Record<string, string | number | boolean | undefined>;
-
-/** An element whose body is already HTML; attribute values are escaped here. */
-function el(name: string, attributes: Attributes, body = ''): string {
-  const attrs = Object.entries(attributes)
-    .filter(([, v]) => v !== undefined && v !== false)
-    .map(([k, v]) => (v === true ? ` ${k}` : ` ${k}="${escapeHtml(String(v))}"`))
-    .join('');
-  return `<${name}${attrs}>${body}</${name}>`;
-}
 
 const text = escapeHtml;
 

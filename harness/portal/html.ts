@@ -4,6 +4,7 @@
  * e-mail addresses come from cards and forms; routing them all through here means no page can
  * forget to escape one.
  */
+import { escapeHtml } from '../../common/markup.js';
 
 export class SafeHtml {
   constructor(readonly value: string) {}
@@ -14,11 +15,6 @@ export class SafeHtml {
 
 export type HtmlValue = SafeHtml | string | number | boolean | null | undefined | readonly HtmlValue[];
 
-const kEscapes: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
-
-export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => kEscapes[c]!);
-}
 
 function render(value: HtmlValue): string {
   // null, undefined and false render as nothing, so that `${cond && html`...`}` reads naturally.

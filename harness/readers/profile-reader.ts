@@ -9,7 +9,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fromHex, toHex } from '../../iso7816/bytes.js';
+import { fromHex, hexByte, toHex } from '../../iso7816/bytes.js';
 import type { DeviceProfile } from '../profiles/profile.js';
 import { ReaderError, type CardConnection, type Reader, type ReaderEvents } from './reader.js';
 
@@ -225,10 +225,6 @@ class DeviceSession {
     await this._options.powerCycle?.();
     throw new ReaderError('CARD_REMOVED', `${this._profile.name}: ${why} (profile ${this._profile.id}, fault injected)`, { injected: true });
   }
-}
-
-function hexByte(n: number): string {
-  return n.toString(16).toUpperCase().padStart(2, '0');
 }
 
 /** The ATR presets of card definitions, as bytes. */

@@ -7,7 +7,7 @@
 import { EventEmitter } from 'node:events';
 import { answerDetail } from '../../emulator/index.js';
 import { parseResponseApdu } from '../../iso7816/apdu.js';
-import { toHex } from '../../iso7816/bytes.js';
+import { hexByte, toHex } from '../../iso7816/bytes.js';
 import { maskCommand } from '../../iso7816/secret-mask.js';
 import { describeSw, swHex } from '../../iso7816/status-words.js';
 import { ReaderError, type CardConnection, type Reader, type ReaderEvents } from './reader.js';
@@ -137,8 +137,4 @@ export class RecordingReader extends EventEmitter<ReaderEvents> implements Reade
     record(response);
     return response;
   }
-}
-
-function hexByte(n: number): string {
-  return n.toString(16).toUpperCase().padStart(2, '0');
 }

@@ -11,7 +11,8 @@ import { PNG } from 'pngjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, type LaunchedBrowser } from '../../harness/browser/launch-chromium.js';
 import type { RunResult, ScenarioInfo, StepResult } from '../../harness/runner/results.js';
-import { escapeHtml, HtmlReporter } from '../../reports/html-reporter.js';
+import { escapeHtml } from '../../common/markup.js';
+import { HtmlReporter } from '../../reports/html-reporter.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jpki-hil-html-'));
 const outDir = join(dir, 'out');

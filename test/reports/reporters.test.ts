@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunInfo, RunResult, ScenarioInfo, ScenarioResult, StepResult } from '../../harness/runner/results.js';
 import { JsonReporter } from '../../reports/json-reporter.js';
-import { escapeXml, JUnitReporter } from '../../reports/junit-reporter.js';
+import { escapeXml } from '../../common/markup.js';
+import { JUnitReporter } from '../../reports/junit-reporter.js';
 import { ListReporter } from '../../reports/list-reporter.js';
 import { ReporterMultiplexer, type Reporter } from '../../reports/reporter.js';
 

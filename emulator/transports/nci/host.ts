@@ -31,7 +31,7 @@ import {
   describeStatus,
   discoverMapPayload,
   discoverPayload,
-  hexByte as hex,
+  nciByte as hex,
   kCoreResetResetConfig,
   kCreditsFlowControlOff,
   kDeactivationType,

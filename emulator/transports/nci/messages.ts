@@ -4,7 +4,7 @@
  * NCI 2.0 and the NCI 1.0 forms a PN7150 still speaks. Also where the card's Type B parameters
  * are read from its contactless ATR. Pure.
  */
-import { toHex } from '../../../iso7816/bytes.js';
+import { hexByte, toHex } from '../../../iso7816/bytes.js';
 import { carriesSecret, maskCommand } from '../../../iso7816/secret-mask.js';
 import { kAtrPresets } from '../../issuance/card-definition.js';
 import type { NciMessage, NciMessageType } from './packet.js';
@@ -58,11 +58,12 @@ const kStatusNames: Record<number, string> = {
   0xb2: 'RF_TIMEOUT_ERROR',
 };
 
-export const hexByte = (value: number): string => `0x${value.toString(16).toUpperCase().padStart(2, '0')}`;
+/** A byte as NCI's specification writes it: '0x0A'. */
+export const nciByte = (value: number): string => `0x${hexByte(value)}`;
 
 export function describeStatus(status: number | undefined): string {
   if (status === undefined) return 'no status';
-  return `${hexByte(status)} ${kStatusNames[status] ?? 'unknown status'}`;
+  return `${nciByte(status)} ${kStatusNames[status] ?? 'unknown status'}`;
 }
 
 /** Configuration parameters (CORE_SET_CONFIG) the host sets for listen-mode card emulation. */
@@ -111,9 +112,9 @@ const kDeactivationReasonNames = ['DH request', 'endpoint request', 'RF link los
 const kResetTriggerNames: Record<number, string> = { 0x00: 'unrecoverable error', 0x01: 'power on', 0x02: 'CORE_RESET_CMD' };
 const kInterfaceNames: Record<number, string> = { 0x00: 'NFCEE Direct', 0x01: 'Frame', 0x02: 'ISO-DEP', 0x03: 'NFC-DEP', 0x06: 'NDEF' };
 
-export const describeDeactivationType = (type: number): string => kDeactivationTypeNames[type] ?? hexByte(type);
-export const describeDeactivationReason = (reason: number): string => kDeactivationReasonNames[reason] ?? hexByte(reason);
-export const describeResetTrigger = (trigger: number): string => kResetTriggerNames[trigger] ?? `trigger ${hexByte(trigger)}`;
+export const describeDeactivationType = (type: number): string => kDeactivationTypeNames[type] ?? nciByte(type);
+export const describeDeactivationReason = (reason: number): string => kDeactivationReasonNames[reason] ?? nciByte(reason);
+export const describeResetTrigger = (trigger: number): string => kResetTriggerNames[trigger] ?? `trigger ${nciByte(trigger)}`;
 export const describeInterface = (id: number): string => kInterfaceNames[id] ?? (id >= 0x80 ? `proprietary ${hexByte(id)}` : hexByte(id));
 
 export function describeNciVersion(version: number): string {

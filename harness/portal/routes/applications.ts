@@ -34,6 +34,7 @@ import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
 import QRCode from 'qrcode';
 import { constantTimeEqual, fromBase64, toBase64 } from '../../../iso7816/bytes.js';
+import { jstIsoDate } from '../../../common/jst.js';
 import { verifyCardInfo } from '../card-info.js';
 import { later, type PortalContext, type PortalPluginOptions } from '../context.js';
 import { isPortalErrorCode, kPortalErrors, PortalError, type PortalErrorCode } from '../errors.js';
@@ -76,10 +77,6 @@ export function canonicalJson(value: unknown): string {
   return JSON.stringify(sortKeys(value));
 }
 
-/** 申請日 as the signing app shows it: the JST calendar date, YYYY-MM-DD. */
-function jstDate(at: Date): string {
-  return new Date(at.getTime() + 9 * 3_600_000).toISOString().slice(0, 10);
-}
 
 /** The application document of docs/portal-protocols.md: what the person signs. */
 export function applicationDocument(id: string, form: ApplicationForm, appliedOn: string): string {
@@ -328,7 +325,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     }
     const id = randomBytes(16).toString('base64url');
     const now = ctx.now();
-    ctx.store.createApplication({ id, personId: session.personId, form: { ...form }, document: applicationDocument(id, form, jstDate(now)) }, now);
+    ctx.store.createApplication({ id, personId: session.personId, form: { ...form }, document: applicationDocument(id, form, jstIsoDate(now)) }, now);
     return reply.code(303).redirect(`/applications/${id}/confirm`);
   });
 
@@ -357,7 +354,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     if (application.state !== 'signed' || !application.cms) throw new PortalError('APPLICATION_NOT_SIGNED', `application ${application.id} is ${application.state}`);
     // What is submitted must be what was signed: verify again, against the document as it is now.
     await verifyDocumentSignature(ctx, application.cms, Buffer.from(application.document, 'utf8'));
-    const submissionId = `${jstDate(ctx.now()).replace(/-/g, '')}-${randomBytes(4).toString('hex').toUpperCase()}`;
+    const submissionId = `${jstIsoDate(ctx.now()).replace(/-/g, '')}-${randomBytes(4).toString('hex').toUpperCase()}`;
     if (!ctx.store.submitApplication({ id: submissionId, applicationId: application.id, personId: session.personId, document: application.document, cms: application.cms }, ctx.now())) {
       throw new PortalError('APPLICATION_ALREADY_SUBMITTED', `application ${application.id} was submitted concurrently`);
     }

@@ -6,7 +6,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { PortalPluginOptions } from '../context.js';
 import { PortalError } from '../errors.js';
-import { formatJstDate, formatJstDateTime } from '../jst.js';
+import { formatJstDate, formatJstDateTime } from '../../../common/jst.js';
 import { renderMenuPage } from '../views/menu-page.js';
 
 export const menuRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (app, { ctx }) => {

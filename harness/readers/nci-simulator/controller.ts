@@ -21,7 +21,7 @@ import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { SerialPort } from 'serialport';
-import { concat, toHex } from '../../../iso7816/bytes.js';
+import { concat, hexByte, toHex } from '../../../iso7816/bytes.js';
 import { maskCommand } from '../../../iso7816/secret-mask.js';
 import {
   describePacket,
@@ -603,7 +603,7 @@ export class SimulatedNciController extends EventEmitter<ControllerEvents> {
           return lengths !== undefined && !lengths.includes(p.value.length);
         });
         for (const p of parsed) if (!invalid.includes(p)) this.config.set(p.id, p.value);
-        this._log(`CORE_SET_CONFIG ${parsed.map((p) => `${p.id.toString(16).padStart(2, '0').toUpperCase()}=${toHex(p.value) || '(empty)'}`).join(' ')}`);
+        this._log(`CORE_SET_CONFIG ${parsed.map((p) => `${hexByte(p.id)}=${toHex(p.value) || '(empty)'}`).join(' ')}`);
         if (invalid.length > 0) return respond([kStatus.invalidParam, invalid.length, ...invalid.map((p) => p.id)]);
         return respond([kStatus.ok, 0x00]);
       }

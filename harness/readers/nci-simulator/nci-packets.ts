@@ -6,6 +6,8 @@
  * something.
  */
 
+import { hexByte } from '../../../iso7816/bytes.js';
+
 /** Message type, bits 7–5 of the first header byte. */
 export const kMt = { data: 0, command: 1, response: 2, notification: 3 } as const;
 export type MessageType = (typeof kMt)[keyof typeof kMt];
@@ -103,7 +105,7 @@ export interface NciPacket {
 }
 
 export function opName(gid: number, oid: number): string {
-  return kOpNames[(gid << 8) | oid] ?? `GID ${gid} OID 0x${oid.toString(16).padStart(2, '0')}`;
+  return kOpNames[(gid << 8) | oid] ?? `GID ${gid} OID 0x${hexByte(oid)}`;
 }
 
 const kMtSuffix: Record<number, string> = { [kMt.command]: '_CMD', [kMt.response]: '_RSP', [kMt.notification]: '_NTF' };

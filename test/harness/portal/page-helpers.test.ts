@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { defaultFormValues, validateAccountForm, type AccountFormValues } from '../../../harness/portal/account-form.js';
 import { agentMessage, kAgentMessages, wrongPinMessage } from '../../../harness/portal/agent-messages.js';
 import { html, jsonData } from '../../../harness/portal/html.js';
-import { formatJstDate, formatJstDateTime } from '../../../harness/portal/jst.js';
+import { formatJstDate, formatJstDateTime } from '../../../common/jst.js';
 
 describe('html', () => {
   it('escapes every interpolated string, once', () => {

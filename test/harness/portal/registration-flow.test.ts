@@ -6,7 +6,7 @@
 import { X509Certificate } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { formatJstDate, formatJstDateTime } from '../../../harness/portal/jst.js';
+import { formatJstDate, formatJstDateTime } from '../../../common/jst.js';
 import { Browser, byTestId, caWorld, inputValue, isChecked, portalFor, registrationForm, TestClock, type CaWorld, type TestCard } from './support/portal-fixture.js';
 
 describe('first login, registration and the main menu', () => {
