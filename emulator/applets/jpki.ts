@@ -10,7 +10,8 @@ import { CardError, SW } from '../../iso7816/status-words.js';
 import type { Applet } from '../card/applet.js';
 import type { CardContext } from '../card/context.js';
 import { needsPin, type ElementaryFile } from '../card/file-system.js';
-import { INS, isAllowed, kIsoInstructions } from '../card/iso-commands.js';
+import { INS } from '../../iso7816/instructions.js';
+import { isAllowed, kIsoInstructions } from '../card/iso-commands.js';
 import type { CardImageStore } from '../image/image-store.js';
 import { binaryFiles, fileTable } from './applet-files.js';
 

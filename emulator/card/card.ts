@@ -11,7 +11,8 @@ import type { CardImageStore } from '../image/image-store.js';
 import type { Applet } from './applet.js';
 import type { CardContext, CardHooks } from './context.js';
 import type { KeyId } from './file-system.js';
-import { fileControlInformation, INS, kIsoInstructions } from './iso-commands.js';
+import { INS } from '../../iso7816/instructions.js';
+import { fileControlInformation, kIsoInstructions } from './iso-commands.js';
 
 export interface CardLogger {
   error(message: string): void;

@@ -7,6 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import type { CommandApdu } from '../../iso7816/apdu.js';
 import { concat, u16, type Bytes } from '../../iso7816/bytes.js';
+import { INS } from '../../iso7816/instructions.js';
 import { CardError, SW } from '../../iso7816/status-words.js';
 import { tlv } from '../../iso7816/tlv.js';
 import type { InstructionEntry } from './applet.js';
@@ -14,17 +15,6 @@ import type { CardContext } from './context.js';
 import { shortFid, type AccessRule, type ElementaryFile, type PinFile } from './file-system.js';
 import { changePin, pinStatus, verifyPin } from './pin-verification.js';
 
-export const INS = {
-  SELECT: 0xa4,
-  READ_BINARY: 0xb0,
-  READ_RECORD: 0xb2,
-  VERIFY: 0x20,
-  CHANGE_REFERENCE_DATA: 0x24,
-  COMPUTE_DIGITAL_SIGNATURE: 0x2a,
-  GET_CHALLENGE: 0x84,
-  /** Answered by the runtime, and only with `shortLe: 61xx`. */
-  GET_RESPONSE: 0xc0,
-} as const;
 
 const kEmpty = new Uint8Array(0);
 
