@@ -63,7 +63,7 @@ export interface RunOptions {
   /** Shared with other runs (the caller closes it); default: made for this run and closed after it. */
   resources?: RunResources | undefined;
   /**
-   * Mistakes the mock portals make on purpose (harness/portal/flaws.ts), to prove that scenarios
+   * Mistakes the mock portals make on purpose (harness/portal/shared/flaws.ts), to prove that scenarios
    * catch them: a negative scenario must then fail as a product defect. None by default.
    */
   portalFlaws?: readonly string[] | undefined;

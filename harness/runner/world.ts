@@ -17,8 +17,8 @@ import { XidApp } from '../agents/phone/xid-app.js';
 import { startCitizenPortal } from '../portal/citizen/server.js';
 import { startIdp } from '../portal/idp/server.js';
 import { startMyPage } from '../portal/mypage/server.js';
-import { portalOptionsFromCaDir } from '../portal/portal-options.js';
-import { startPortal } from '../portal/server.js';
+import { portalOptionsFromCaDir } from '../portal/mynaportal/portal-options.js';
+import { startPortal } from '../portal/mynaportal/server.js';
 import type { RunningApp } from '../portal/shared/listen.js';
 import { scrubTraceZip } from '../browser/scrub-trace.js';
 import type { CardSlot } from './card-slot.js';
@@ -120,7 +120,7 @@ export interface WorldOptions {
   /** Deliberate flaws of the mock portals, to prove that a negative scenario catches them. */
   portalDefects?: PortalDefectName[] | undefined;
   log: (line: string) => void;
-  /** Passed to the mock portals (harness/portal/flaws.ts). */
+  /** Passed to the mock portals (harness/portal/shared/flaws.ts). */
   portalFlaws?: readonly string[] | undefined;
   /** Another person's card from the run's CA (RunResources.issueOther). */
   issueOther?: ((name: string) => Promise<CardImage>) | undefined;

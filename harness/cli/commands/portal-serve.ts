@@ -4,10 +4,10 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { makeDatabaseDirectory } from '../../portal/db.js';
+import { makeDatabaseDirectory } from '../../portal/shared/db.js';
 import type { Argv } from 'yargs';
-import type { PortalOptions } from '../../portal/app.js';
-import { CaDirectoryError, portalOptionsFromCaDir, type CaDirectorySettings } from '../../portal/portal-options.js';
+import type { PortalOptions } from '../../portal/mynaportal/app.js';
+import { CaDirectoryError, portalOptionsFromCaDir, type CaDirectorySettings } from '../../portal/mynaportal/portal-options.js';
 import { UserError } from '../errors.js';
 import { defaultCaDir } from '../paths.js';
 

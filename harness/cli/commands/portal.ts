@@ -4,8 +4,8 @@
  * its card-info key — never its private keys).
  */
 import type { Argv } from 'yargs';
-import { kDefaultPcAgentUrl } from '../../portal/app.js';
-import { startPortal } from '../../portal/server.js';
+import { kDefaultPcAgentUrl } from '../../portal/mynaportal/app.js';
+import { startPortal } from '../../portal/mynaportal/server.js';
 import type { CommandContext } from '../main.js';
 import { outDir } from '../paths.js';
 import { dbPathFromArg, hostCaDbOptions, portalOptionsFromCaArg, serveUntilSignal, startServer, untilAborted } from './portal-serve.js';

@@ -22,7 +22,7 @@ import type { RunResult } from '../../runner/results.js';
 import { runScenarios } from '../../runner/run.js';
 import { formatScenarioError, loadScenarios, type Scenario } from '../../runner/scenario.js';
 import type { OperatorAnswer } from '../../runner/steps.js';
-import { isPortalFlaw, kPortalFlaws } from '../../portal/flaws.js';
+import { isPortalFlaw, kPortalFlaws } from '../../portal/shared/flaws.js';
 import { UserError } from '../errors.js';
 import type { CommandContext } from '../main.js';
 import { kPackageRoot, outDir } from '../paths.js';

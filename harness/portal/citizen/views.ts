@@ -3,7 +3,7 @@
  * 「ログイン/新規登録」, 利用規約 and 「同意する」, SMS and e-mail codes, the confirmation, then
  * 「マイナンバーカードを連携する」 → 「連携する」 → 連携が完了しました. Every value goes through `html`.
  */
-import { html, type SafeHtml } from '../html.js';
+import { html, type SafeHtml } from '../shared/html.js';
 import { csrfInput, errorBody, formAlert, portalPage, type FormState } from '../shared/page.js';
 import type { Account, Profile } from './store.js';
 

@@ -9,9 +9,9 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { verifyCardInfo } from '../card-info.js';
-import { PortalError } from '../errors.js';
-import { HolderDirectoryError, type CertificateHolder } from '../holders.js';
+import { verifyCardInfo } from '../shared/card-info.js';
+import { PortalError } from '../mynaportal/errors.js';
+import { HolderDirectoryError, type CertificateHolder } from '../shared/holders.js';
 import { VerificationInputError } from '../verification/errors.js';
 import { IdpError } from './errors.js';
 import type { IdpContext } from './context.js';

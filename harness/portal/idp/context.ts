@@ -1,7 +1,7 @@
 /** What the IdP's route plugins share. */
 import type { KeyObject } from 'node:crypto';
-import type { PortalFlaw } from '../flaws.js';
-import type { HolderDirectory } from '../holders.js';
+import type { PortalFlaw } from '../shared/flaws.js';
+import type { HolderDirectory } from '../shared/holders.js';
 import type { Verifier } from '../verification/types.js';
 import type { SigningKey } from './jwt.js';
 import type { IdpStore } from './store.js';

@@ -6,8 +6,8 @@
  * authentication certificates linked to them.
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
-import type { CertificateHolder } from '../holders.js';
-import type { PersonIdentity } from '../store.js';
+import type { CertificateHolder } from '../shared/holders.js';
+import type { PersonIdentity } from '../mynaportal/store.js';
 
 /** An /authorize request that passed validation. */
 export interface AuthorizationRequest {

@@ -1,5 +1,5 @@
 /** The IdP's pages: the waiting page with the QR code and the deep link, and the error page. */
-import { html, type SafeHtml } from '../html.js';
+import { html, type SafeHtml } from '../shared/html.js';
 
 function layout(title: string, body: SafeHtml, options: { refreshSeconds?: number } = {}): string {
   return html`<!doctype html>

@@ -7,9 +7,9 @@
  */
 import type { KeyObject } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { cardInfoKeyFrom } from '../card-info.js';
-import { flawSet, type PortalFlaw } from '../flaws.js';
-import type { HolderDirectory } from '../holders.js';
+import { cardInfoKeyFrom } from '../shared/card-info.js';
+import { flawSet, type PortalFlaw } from '../shared/flaws.js';
+import type { HolderDirectory } from '../shared/holders.js';
 import { LoginThrottle } from '../shared/login-throttle.js';
 import { buildSmallPortalApp, smallPortalBasics, type SmallPortalOptions } from '../shared/app.js';
 import { kDefaultSignatureApiLimit, registerLimitedApi } from '../shared/signature-api-limit.js';

@@ -1,8 +1,8 @@
 /** What My Page's route plugins share. */
 import type { KeyObject } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { PortalFlaw } from '../flaws.js';
-import type { HolderDirectory } from '../holders.js';
+import type { PortalFlaw } from '../shared/flaws.js';
+import type { HolderDirectory } from '../shared/holders.js';
 import type { Verifier } from '../verification/types.js';
 import type { OnlineApplication } from './catalogue.js';
 import type { CodeGuard } from '../shared/codes.js';

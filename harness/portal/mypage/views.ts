@@ -5,7 +5,7 @@
  * 連携済み, デジタル郵便受け（POST） → 「デジタル郵便受けを設定する」 → 「同意する」 → 「設定する」 → 設定は完了です,
  * and オンライン申請. Every value goes through `html`.
  */
-import { html, type SafeHtml } from '../html.js';
+import { html, type SafeHtml } from '../shared/html.js';
 import { csrfInput, errorBody, formAlert, portalPage, type FormState } from '../shared/page.js';
 import type { OnlineApplication } from './catalogue.js';
 import type { Account, CardLink } from './store.js';

@@ -2,7 +2,7 @@
  * The page frame of the small portals (city portal, My Page) and the pieces their forms share.
  * Every value goes through `html`.
  */
-import { html, type HtmlValue, type SafeHtml } from '../html.js';
+import { html, type HtmlValue, type SafeHtml } from './html.js';
 import { kCsrfField } from './browser-sessions.js';
 
 export interface FormState {

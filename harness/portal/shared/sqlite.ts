@@ -4,7 +4,7 @@
  */
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
-import { makeDatabaseDirectory, type Migration } from '../db.js';
+import { makeDatabaseDirectory, type Migration } from './db.js';
 
 /**
  * Keeps every prepared statement by its SQL text, so that the stores, which prepare where they

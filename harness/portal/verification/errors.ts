@@ -1,6 +1,6 @@
 /**
  * The two ways the verification service declines to give a result. Each carries the portal error
- * code it stands for (harness/portal/errors.ts), so a caller can map it without knowing the class.
+ * code it stands for (harness/portal/mynaportal/errors.ts), so a caller can map it without knowing the class.
  */
 import type { VerificationReason } from './reasons.js';
 

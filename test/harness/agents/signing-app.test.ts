@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCard } from '../../../emulator/index.js';
 import { parseSigningPayload, SigningApp } from '../../../harness/agents/phone/signing-app.js';
 import { InProcessReader } from '../../../harness/readers/in-process-reader.js';
-import { Browser, caWorld, portalFor, registrationForm, TestClock, type CaWorld, type TestCard } from '../portal/support/portal-fixture.js';
+import { Browser, caWorld, portalFor, registrationForm, TestClock, type CaWorld, type TestCard } from '../mynaportal/support/portal-fixture.js';
 
 const kPortal = 'http://portal.test';
 

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCitizenPortal, type RunningCitizenPortal } from '../../../harness/portal/citizen/server.js';
 import type { OutboxMessage } from '../../../harness/portal/citizen/codes.js';
 import { startIdp, type RunningIdp } from '../../../harness/portal/idp/server.js';
-import { portalOptionsFromCaDir } from '../../../harness/portal/portal-options.js';
+import { portalOptionsFromCaDir } from '../../../harness/portal/mynaportal/portal-options.js';
 import { hashPassword, kPasswordHashing, passwordMatches } from '../../../harness/portal/shared/accounts.js';
 import { issueFixture, kPackageRoot, tempDir } from '../../support/cards.js';
 import { HttpBrowser } from '../../support/http-browser.js';

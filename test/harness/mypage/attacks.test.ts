@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OutboxMessage } from '../../../harness/portal/mypage/codes.js';
 import { startMyPage, type RunningMyPage } from '../../../harness/portal/mypage/server.js';
-import { portalOptionsFromCaDir } from '../../../harness/portal/portal-options.js';
+import { portalOptionsFromCaDir } from '../../../harness/portal/mynaportal/portal-options.js';
 import { issueFixture, kPackageRoot, tempDir } from '../../support/cards.js';
 import { HttpBrowser } from '../../support/http-browser.js';
 

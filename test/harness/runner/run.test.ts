@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { run } from '../../../harness/cli/main.js';
 import { launchChromium, type LaunchedBrowser } from '../../../harness/browser/launch-chromium.js';
 import { startMyPage } from '../../../harness/portal/mypage/server.js';
-import { portalOptionsFromCaDir } from '../../../harness/portal/portal-options.js';
+import { portalOptionsFromCaDir } from '../../../harness/portal/mynaportal/portal-options.js';
 import type { RunResult } from '../../../harness/runner/results.js';
 import { kPackageRoot, tempDir } from '../../support/cards.js';
 

@@ -12,11 +12,11 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
-import { verifyCardInfo } from '../../card-info.js';
-import { PortalError } from '../../errors.js';
-import { HolderDirectoryError, type CertificateHolder } from '../../holders.js';
+import { verifyCardInfo } from '../../shared/card-info.js';
+import { PortalError } from '../../mynaportal/errors.js';
+import { HolderDirectoryError, type CertificateHolder } from '../../shared/holders.js';
 import { VerificationInputError } from '../../verification/errors.js';
-import type { PersonIdentity } from '../../store.js';
+import type { PersonIdentity } from '../../mynaportal/store.js';
 import { loggedIn, sendHtml, type MyPageContext } from '../context.js';
 import { MyPageError } from '../errors.js';
 import { kDeepLinkPath, type LinkTransaction } from '../link-transactions.js';

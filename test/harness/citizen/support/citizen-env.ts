@@ -16,7 +16,7 @@ import { startCitizenPortal, type RunningCitizenPortal } from '../../../../harne
 import { buildIdpApp } from '../../../../harness/portal/idp/app.js';
 import type { IdpClient } from '../../../../harness/portal/idp/context.js';
 import { startIdp, type RunningIdp } from '../../../../harness/portal/idp/server.js';
-import { portalOptionsFromCaDir } from '../../../../harness/portal/portal-options.js';
+import { portalOptionsFromCaDir } from '../../../../harness/portal/mynaportal/portal-options.js';
 import { InProcessReader } from '../../../../harness/readers/in-process-reader.js';
 import { issueFixture, tempDir, type IssuedFixture } from '../../../support/cards.js';
 

@@ -13,9 +13,9 @@ import { launchChromium, type LaunchedBrowser } from '../../../../harness/browse
 import { buildMyPageApp } from '../../../../harness/portal/mypage/app.js';
 import type { OutboxMessage } from '../../../../harness/portal/mypage/codes.js';
 import { startMyPage, type RunningMyPage } from '../../../../harness/portal/mypage/server.js';
-import { portalOptionsFromCaDir } from '../../../../harness/portal/portal-options.js';
+import { portalOptionsFromCaDir } from '../../../../harness/portal/mynaportal/portal-options.js';
 import type { Verifier } from '../../../../harness/portal/verification/types.js';
-import type { HolderDirectory } from '../../../../harness/portal/holders.js';
+import type { HolderDirectory } from '../../../../harness/portal/shared/holders.js';
 import { InProcessReader } from '../../../../harness/readers/in-process-reader.js';
 import { definition, tempDir } from '../../../support/cards.js';
 import { InjectBrowser, injectFetch, TestClock } from '../../citizen/support/citizen-env.js';
