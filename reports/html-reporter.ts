@@ -22,7 +22,7 @@ import {
 } from '../harness/runner/results.js';
 import { el, escapeHtml, textEl } from '../common/markup.js';
 import { formatDuration } from './list-reporter.js';
-import type { Reporter } from './reporter.js';
+import type { Reporter } from '../harness/runner/reporter-api.js';
 
 /** A chart made by our own code (the benchmark's throughput charts), embedded as given. */
 export interface HtmlChart {

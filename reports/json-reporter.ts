@@ -2,7 +2,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { RunResult } from '../harness/runner/results.js';
-import type { Reporter } from './reporter.js';
+import type { Reporter } from '../harness/runner/reporter-api.js';
 
 export interface JsonReporterOptions {
   /** Where to write the JSON; parent directories are created. */

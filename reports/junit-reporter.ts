@@ -9,7 +9,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { describeStep, scenarioFailure, type RunResult, type ScenarioResult, type StepResult } from '../harness/runner/results.js';
 import { escapeXml } from '../common/markup.js';
-import type { Reporter } from './reporter.js';
+import type { Reporter } from '../harness/runner/reporter-api.js';
 
 export interface JUnitReporterOptions {
   /** Where to write the XML; parent directories are created. */

@@ -3,7 +3,7 @@
  * with its time), the failing step and whose fault it was under a failure, and a summary at the end.
  */
 import { describeStep, scenarioFailure, type RunInfo, type RunResult, type ScenarioResult } from '../harness/runner/results.js';
-import type { Reporter } from './reporter.js';
+import type { Reporter } from '../harness/runner/reporter-api.js';
 
 const kMarks: Record<ScenarioResult['status'], string> = { passed: '✓', failed: '✗', flaky: '~', skipped: '-' };
 

@@ -4,7 +4,7 @@
  * It clears its line before anybody else writes (`clear()`), so that lines never mix.
  */
 import type { RunInfo, RunResult, ScenarioInfo, ScenarioResult, StepInfo } from '../harness/runner/results.js';
-import type { Reporter } from './reporter.js';
+import type { Reporter } from '../harness/runner/reporter-api.js';
 
 export class ProgressReporter implements Reporter {
   private _total = 0;

@@ -5,7 +5,7 @@
  */
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import type { Reporter } from '../../reports/reporter.js';
+import type { Reporter } from '../runner/reporter-api.js';
 import type { DeviceProfile } from '../profiles/profile.js';
 import type { ReaderChoice } from '../runner/card-slot.js';
 import { scenarioFailure, type RunResult, type ScenarioResult } from '../runner/results.js';

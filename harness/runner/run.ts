@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
 import { initCa, issueCard, kAtrPresets, loadCardDefinition, type CardDefinition, type CardImage, type TestCa } from '../../emulator/index.js';
-import type { Reporter } from '../../reports/reporter.js';
+import type { Reporter } from './reporter-api.js';
 import { launchBrowser } from '../browser/launch-chromium.js';
 import { kCardDefinitionsDir } from '../package-root.js';
 import { JpkiClient, kAids } from '../jpki/jpki-client.js';

@@ -8,7 +8,7 @@ import { JsonReporter } from '../../reports/json-reporter.js';
 import { escapeXml } from '../../common/markup.js';
 import { JUnitReporter } from '../../reports/junit-reporter.js';
 import { ListReporter } from '../../reports/list-reporter.js';
-import { ReporterMultiplexer, type Reporter } from '../../reports/reporter.js';
+import { ReporterMultiplexer, type Reporter } from '../../harness/runner/reporter-api.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'jpki-hil-reports-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -11,7 +11,7 @@ import { ListReporter } from '../../../reports/list-reporter.js';
 import { JsonReporter } from '../../../reports/json-reporter.js';
 import { JUnitReporter } from '../../../reports/junit-reporter.js';
 import { HtmlReporter } from '../../../reports/html-reporter.js';
-import { ReporterMultiplexer, type Reporter } from '../../../reports/reporter.js';
+import { ReporterMultiplexer, type Reporter } from '../../runner/reporter-api.js';
 import { buildMatrix, certifyDevice } from '../../certification/certify.js';
 import { RunResources } from '../../runner/run.js';
 import { renderCertificationHtml, renderMatrixHtml } from '../../certification/html.js';
@@ -20,7 +20,7 @@ import { signDetached } from '../../certification/sign.js';
 import { kPackageRoot } from '../../package-root.js';
 import { listProfiles, ProfileFileError, type DeviceProfile } from '../../profiles/profile.js';
 import { UserError } from '../errors.js';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../command.js';
 import { defaultCaDir, outDir } from '../paths.js';
 import { kReportFiles, parseReader, profileArg, selectScenarios, shownPath, suiteVersion } from './run.js';
 

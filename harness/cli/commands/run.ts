@@ -15,7 +15,7 @@ import { JUnitReporter } from '../../../reports/junit-reporter.js';
 import { ListReporter } from '../../../reports/list-reporter.js';
 import { mergeRunResults, readRunResultFile } from '../../../reports/merge.js';
 import { ProgressReporter } from '../../../reports/progress-reporter.js';
-import { ReporterMultiplexer, type Reporter } from '../../../reports/reporter.js';
+import { ReporterMultiplexer, type Reporter } from '../../runner/reporter-api.js';
 import { loadProfile, ProfileFileError, type DeviceProfile } from '../../profiles/profile.js';
 import type { ReaderChoice } from '../../runner/card-slot.js';
 import type { RunResult } from '../../runner/results.js';
@@ -24,7 +24,7 @@ import { formatScenarioError, loadScenarios, type Scenario } from '../../runner/
 import type { OperatorAnswer } from '../../runner/steps.js';
 import { isPortalFlaw, kPortalFlaws } from '../../portal/shared/flaws.js';
 import { UserError } from '../errors.js';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../command.js';
 import { kPackageRoot, outDir } from '../paths.js';
 import { kPortalDefectNames, type PortalDefectName } from '../../runner/world.js';
 

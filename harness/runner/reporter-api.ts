@@ -1,10 +1,10 @@
 /**
- * Reporters are passive observers of a run (design.md rule 9): the runner calls them, they never
- * steer it. Every method is optional. The runner talks to one ReporterMultiplexer, which fans each
+ * The reporter API, the one seam between the runner and reports/. Reporters are passive observers
+ * of a run (design.md rule 9): the runner calls them, they never steer it. Every method is optional. The runner talks to one ReporterMultiplexer, which fans each
  * event out to every reporter and isolates them: a reporter that throws is logged and the run,
  * and the other reporters, go on.
  */
-import type { RunInfo, RunResult, ScenarioInfo, ScenarioResult, StepInfo, StepResult } from '../harness/runner/results.js';
+import type { RunInfo, RunResult, ScenarioInfo, ScenarioResult, StepInfo, StepResult } from './results.js';
 
 export interface Reporter {
   onBegin?(info: RunInfo): void;
