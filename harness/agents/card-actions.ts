@@ -11,7 +11,8 @@
 import * as pkijs from 'pkijs';
 import { detachedSignedData, signedAttributes } from '../cms/signed-data.js';
 import { concat, toHex, type Bytes } from '../../iso7816/bytes.js';
-import { CardCommandError, JpkiClient, PinError, sha256DigestInfo, type ApduChannel } from '../jpki/jpki-client.js';
+import { CardCommandError, JpkiClient, PinError, sha256DigestInfo } from '../jpki/jpki-client.js';
+import type { ApduChannel } from '../../iso7816/apdu-channel.js';
 import { ReaderError } from '../readers/reader.js';
 
 /** The failure codes of the PC agent's protocol, also what the phone reports to `/api/qr/login/fail`. */

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { encodeCommandApdu } from '../../iso7816/apdu.js';
 import { concat, fromHex } from '../../iso7816/bytes.js';
-import type { ApduChannel } from '../jpki/jpki-client.js';
+import type { ApduChannel } from '../../iso7816/apdu-channel.js';
 import { kSha256DigestInfoPrefix } from '../jpki/jpki-client.js';
 import { percentile } from '../stats/percentile.js';
 

@@ -9,12 +9,9 @@ import { encodeCommandApdu, parseResponseApdu, type CommandSpec } from '../../is
 import { concat, decodeAscii, fromHex, toHex, u16, type Bytes } from '../../iso7816/bytes.js';
 import { maskCommand } from '../../iso7816/secret-mask.js';
 import { describeSw, isWrongPinSw, swHex } from '../../iso7816/status-words.js';
-import { parseKenhojoBasic4, parseKenhojoMyNumber, type KenhojoBasic4 } from './card-info-parse.js';
+import { parseKenhojoBasic4, parseKenhojoMyNumber, type KenhojoBasic4 } from '../../common/card-info-format.js';
+import type { ApduChannel } from '../../iso7816/apdu-channel.js';
 
-/** Anything that can carry one C-APDU to a card and bring back its R-APDU. */
-export interface ApduChannel {
-  transmit(command: Uint8Array): Promise<Uint8Array>;
-}
 
 export const kAids = {
   jpki: fromHex('D392F000260100000001'),

@@ -3,7 +3,7 @@
  * Powering on happens at construction, as inserting a card into a reader would.
  */
 import { createMemoryCard, type Card, type CardImage } from '../../emulator/index.js';
-import type { ApduChannel } from '../jpki/jpki-client.js';
+import type { ApduChannel } from '../../iso7816/apdu-channel.js';
 
 export class InProcessChannel implements ApduChannel {
   constructor(readonly card: Card) {

@@ -6,7 +6,7 @@
  * emulator behaves the same against hardware.
  */
 import type { EventEmitter } from 'node:events';
-import type { ApduChannel } from '../jpki/jpki-client.js';
+import type { ApduChannel } from '../../iso7816/apdu-channel.js';
 
 /**
  * Why a reader operation failed. The runner classifies lab problems by these codes (design rule 9),
