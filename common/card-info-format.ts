@@ -2,8 +2,9 @@
  * Host-side decoding of the 券面事項入力補助AP (kenhojo) files: what a client does with the bytes
  * after READ BINARY. Written from the client behaviour recorded in the reference (PYMYNA, MYNA,
  * JSAPDU), not from the emulator, so it can catch the emulator drifting from what clients accept.
+ * The emulator may not import it (the import rules say so): its encoder and this decoder stay apart.
  */
-import { readTlv, readTlvList } from '../../iso7816/tlv.js';
+import { readTlv, readTlvList } from '../iso7816/tlv.js';
 
 export type Basic4Sex = '1' | '2' | '9';
 

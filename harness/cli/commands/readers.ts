@@ -7,12 +7,12 @@ import { X509Certificate } from 'node:crypto';
 import type { Argv } from 'yargs';
 import { pinFormatProblem } from '../../../emulator/index.js';
 import { toHex } from '../../../iso7816/bytes.js';
-import type { KenhojoBasic4 } from '../../jpki/card-info-parse.js';
+import type { KenhojoBasic4 } from '../../../common/card-info-format.js';
 import { CardCommandError, JpkiClient, PinError, type CardPin, type CertificateKind } from '../../jpki/jpki-client.js';
 import { PcscReaderProvider } from '../../readers/pcsc-reader.js';
 import { ReaderError, type CardConnection, type Reader, type ReaderListing, type ReaderProvider } from '../../readers/reader.js';
 import { UserError } from '../errors.js';
-import type { CommandContext, CommandRegistrar } from '../main.js';
+import type { CommandContext, CommandRegistrar } from '../command.js';
 
 export interface CertificateSummary {
   subject: string;

@@ -13,7 +13,7 @@
 import { createHash, createPublicKey, constants, verify, type KeyObject } from 'node:crypto';
 import { readTlv, readTlvList } from '../../../iso7816/tlv.js';
 import { constantTimeEqual, toHex } from '../../../iso7816/bytes.js';
-import { parseKenhojoBasic4 } from '../../jpki/card-info-parse.js';
+import { parseKenhojoBasic4 } from '../../../common/card-info-format.js';
 import { PortalError } from '../mynaportal/errors.js';
 import type { CertificateHolder } from './holders.js';
 import type { PersonIdentity } from '../mynaportal/store.js';

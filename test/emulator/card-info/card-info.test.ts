@@ -15,7 +15,7 @@ import {
 } from '../../../emulator/issuance/card-info.js';
 import type { Identity } from '../../../emulator/issuance/identity.js';
 import { kTextKeyword } from '../../../emulator/issuance/png.js';
-import { parseKenhojoBasic4, parseKenhojoMyNumber } from '../../../harness/jpki/card-info-parse.js';
+import { parseKenhojoBasic4, parseKenhojoMyNumber } from '../../../common/card-info-format.js';
 import { decodePng } from './decode-png.js';
 
 const identity: Identity = {

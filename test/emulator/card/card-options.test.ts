@@ -18,7 +18,7 @@ import {
   type CardOptions,
 } from '../../../emulator/index.js';
 import { parseCardDefinition } from '../../../emulator/issuance/card-definition.js';
-import { parseKenhojoBasic4 } from '../../../harness/jpki/card-info-parse.js';
+import { parseKenhojoBasic4 } from '../../../common/card-info-format.js';
 import { issueFixture, kPackageRoot, powered, tempDir, type IssuedFixture } from '../../support/cards.js';
 
 const kSelectJpki = '00A4040C0AD392F000260100000001';

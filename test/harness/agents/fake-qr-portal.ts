@@ -8,7 +8,7 @@ import { createHash, randomBytes, verify, X509Certificate, type KeyObject } from
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { equalBytes, fromBase64, toBase64 } from '../../../iso7816/bytes.js';
 import { readTlv, readTlvList } from '../../../iso7816/tlv.js';
-import { parseKenhojoBasic4, type KenhojoBasic4 } from '../../../harness/jpki/card-info-parse.js';
+import { parseKenhojoBasic4, type KenhojoBasic4 } from '../../../common/card-info-format.js';
 
 type State = 'waiting' | 'challenged' | 'card-info' | 'done' | 'failed';
 

@@ -6,7 +6,7 @@ import { createMemoryCard, kCardInfoPublicKeyFile } from '../../../emulator/inde
 import { fromBase64, toBase64 } from '../../../iso7816/bytes.js';
 import { readTlv, readTlvList } from '../../../iso7816/tlv.js';
 import { isLoopbackAddress, startPcAgent, type AskPin, type PcAgent, type PcAgentEvents, type PinRequest } from '../../../harness/agents/pc-agent/pc-agent.js';
-import { parseKenhojoBasic4 } from '../../../harness/jpki/card-info-parse.js';
+import { parseKenhojoBasic4 } from '../../../common/card-info-format.js';
 import { JpkiClient } from '../../../harness/jpki/jpki-client.js';
 import { InProcessReader } from '../../../harness/readers/in-process-reader.js';
 import { ReaderError, type Reader } from '../../../harness/readers/reader.js';
