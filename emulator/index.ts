@@ -3,7 +3,7 @@
  * CLI import from the card side.
  */
 export { answerDetail, Card, type CardRuntimeOptions } from './card/card.js';
-export type { CardHooks } from './card/context.js';
+export type { CardHooks } from './card/applet.js';
 export { kPinIds, type PinId } from './card/file-system.js';
 export { kCardOptionChoices, kCardOptionNames, kDefaultCardOptions, type CardOptionName, type CardOptions } from './card/options.js';
 export { pinFormatProblem } from './card/pin-verification.js';
@@ -22,7 +22,7 @@ export {
   type RevocationReason,
 } from './issuance/card-definition.js';
 export { isValidMyNumber, randomMyNumber } from './issuance/my-number.js';
-export { CardFromAnotherCaError, issueCard, kCardInfoPublicKeyFile, kPinLimits, revokeCardCertificate, type IssuedCardImage } from './issuance/issue-card.js';
+export { CardFromAnotherCaError, generateCardKey, issueCard, kCardInfoPublicKeyFile, kPinLimits, revokeCardCertificate, type IssuedCardImage } from './issuance/issue-card.js';
 export { crlNextUpdates, decodeSignatureIdentity, initCa, loadCa, publishCrls, refreshCrlsIfStale, type TestCa } from './issuance/test-ca.js';
 export { kReportSignerAuthority, kReportSignerFiles, reportSigner, reportSignerCaFile, type ReportSigner, type ReportSignerOptions } from './issuance/report-signer.js';
 export { kJpkiAid } from './applets/jpki.js';

@@ -10,8 +10,7 @@ import { concat, u16, type Bytes } from '../../iso7816/bytes.js';
 import { INS } from '../../iso7816/instructions.js';
 import { CardError, SW } from '../../iso7816/status-words.js';
 import { tlv } from '../../iso7816/tlv.js';
-import type { InstructionEntry } from './applet.js';
-import type { CardContext } from './context.js';
+import type { CardContext, InstructionEntry } from './applet.js';
 import { shortFid, type AccessRule, type ElementaryFile, type PinFile } from './file-system.js';
 import { changePin, pinStatus, verifyPin } from './pin-verification.js';
 

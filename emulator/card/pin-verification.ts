@@ -5,7 +5,7 @@
  */
 import { constantTimeEqual, decodeAscii } from '../../iso7816/bytes.js';
 import { CardError, SW, wrongPinSw } from '../../iso7816/status-words.js';
-import type { CardContext } from './context.js';
+import type { CardContext } from './applet.js';
 import type { PinId } from './file-system.js';
 
 function blockedSw(ctx: CardContext): number {

@@ -16,15 +16,9 @@ import { registerPortalCommand } from './commands/portal.js';
 import { registerReaderCommands } from './commands/readers.js';
 import { registerRunCommands } from './commands/run.js';
 import { describeEscapedError, UserError } from './errors.js';
+import type { CommandContext } from './command.js';
 import { kProcessIo, type CliIo } from './output.js';
 
-export interface CommandContext {
-  io: CliIo;
-  /** Set by a command to the exit status it wants (default 0). */
-  exitCode: number;
-}
-
-export type CommandRegistrar = (parser: Argv, ctx: CommandContext) => Argv;
 
 /** The text given for `--name` on the command line, for a message about it. */
 function givenText(argv: readonly string[], name: string): string {

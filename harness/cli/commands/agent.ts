@@ -11,7 +11,7 @@ import { PcscReaderProvider } from '../../readers/pcsc-reader.js';
 import type { ReaderProvider } from '../../readers/reader.js';
 import { formatReaderList } from './readers.js';
 import { UserError } from '../errors.js';
-import type { CommandContext, CommandRegistrar } from '../main.js';
+import type { CommandContext, CommandRegistrar } from '../command.js';
 
 /** The terminal the PIN is typed into: process.stdin/stdout, or a stand-in in tests. */
 export interface PinTerminal {

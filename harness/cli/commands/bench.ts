@@ -7,7 +7,7 @@ import { makeDirectories } from '../../../emulator/index.js';
 import { benchReportHtml } from '../../bench/bench-report.js';
 import { benchJson, formatBench, runBench } from '../../bench/bench.js';
 import { soakPortal } from '../../bench/portal-soak.js';
-import type { CommandContext, CommandRegistrar } from '../main.js';
+import type { CommandContext, CommandRegistrar } from '../command.js';
 
 export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
   parser.command(

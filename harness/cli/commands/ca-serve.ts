@@ -5,9 +5,9 @@
 import type { Argv } from 'yargs';
 import { buildCaServer } from '../../../emulator/index.js';
 import { UserError } from '../errors.js';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../command.js';
 import { defaultCaDir } from '../paths.js';
-import { openCa } from './ca.js';
+import { openCa } from '../open-ca.js';
 
 export const kDefaultCaServePort = 8080;
 export const kDefaultCaServeHost = '127.0.0.1';

@@ -1,18 +1,11 @@
 /** `jpki-hil ca init | revoke`: the test CA that issues every card's certificates. */
 import type { Argv } from 'yargs';
-import { CardFromAnotherCaError, crlNextUpdates, initCa, kRevocationReasons, loadCa, publishCrls, readCardImage, revokeCardCertificate, type RevocationReason } from '../../../emulator/index.js';
+import { CardFromAnotherCaError, crlNextUpdates, initCa, kRevocationReasons, publishCrls, readCardImage, revokeCardCertificate, type RevocationReason } from '../../../emulator/index.js';
+import { openCa } from '../open-ca.js';
 import { UserError } from '../errors.js';
 import { registerCaServeCommand } from './ca-serve.js';
-import type { CommandContext, CommandRegistrar } from '../main.js';
+import type { CommandContext, CommandRegistrar } from '../command.js';
 import { defaultCaDir } from '../paths.js';
-
-export function openCa(dir: string): ReturnType<typeof loadCa> {
-  try {
-    return loadCa(dir);
-  } catch (e) {
-    throw new UserError(`--dir: ${(e as Error).message}; create a CA with: jpki-hil ca init --dir ${dir}`, 2);
-  }
-}
 
 export const registerCaCommands: CommandRegistrar = (parser: Argv, ctx: CommandContext) =>
   parser.command('ca', 'Create, serve and manage the test CA (authentication and signature CAs, CRLs, OCSP)', (ca) =>

@@ -14,7 +14,7 @@ import { InProcessReader } from '../../readers/in-process-reader.js';
 import { PcscReaderProvider } from '../../readers/pcsc-reader.js';
 import { ReaderError, type Reader, type ReaderProvider } from '../../readers/reader.js';
 import { UserError } from '../errors.js';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../command.js';
 
 /** Exit status when a try counter moved that the probe did not move (or a given PIN was wrong). */
 export const kExitProbeStopped = 3;

@@ -36,7 +36,7 @@ import { parseResponseApdu } from '../../../iso7816/apdu.js';
 import { UserError } from '../errors.js';
 import { registerProbeCommands } from './card-probe.js';
 import { registerServeCommands } from './serve.js';
-import type { CommandContext, CommandRegistrar } from '../main.js';
+import type { CommandContext, CommandRegistrar } from '../command.js';
 import { defaultCaDir, kCardDefinitionsDir, outDir } from '../paths.js';
 
 /** Flags of `card issue` that override a field of the definition. */

@@ -8,7 +8,7 @@ import { randomBytes } from 'node:crypto';
 import type { Argv } from 'yargs';
 import { startCitizenPortal } from '../../portal/citizen/server.js';
 import { startIdp } from '../../portal/idp/server.js';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../command.js';
 import { outDir } from '../paths.js';
 import { caTrustFromCaArg, dbPathFromArg, hostCaDbOptions, serveUntilSignal, startServer, untilAborted } from './portal-serve.js';
 

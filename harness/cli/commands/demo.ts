@@ -12,7 +12,7 @@ import { toHex } from '../../../iso7816/bytes.js';
 import { JpkiClient, PinError, sha256DigestInfo } from '../../jpki/jpki-client.js';
 import { InProcessChannel } from '../../readers/in-process-channel.js';
 import { UserError } from '../errors.js';
-import type { CommandContext, CommandRegistrar } from '../main.js';
+import type { CommandContext, CommandRegistrar } from '../command.js';
 import { kCardDefinitionsDir, outDir } from '../paths.js';
 
 async function demo(ctx: CommandContext, args: { out: string; trace: boolean }): Promise<void> {

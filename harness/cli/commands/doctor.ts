@@ -12,7 +12,7 @@ import { describeController, describeInterface, kDefaultBaudRate, kVpcdPort, Nci
 import { defaultVpcdHost, kQuickackRouteCommand, missingPackages, pcscdRunning, quickackRouteActive, tcpListening } from '../../readers/pcsc-environment.js';
 import { issueThrowawayCard } from '../../readers/throwaway-card.js';
 import { measureVpcdRoundTrip } from '../../readers/vpcd-round-trip.js';
-import type { CommandContext, CommandRegistrar } from '../main.js';
+import type { CommandContext, CommandRegistrar } from '../command.js';
 
 export interface Check {
   name: string;

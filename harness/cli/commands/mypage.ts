@@ -5,7 +5,7 @@
  */
 import type { Argv } from 'yargs';
 import { startMyPage } from '../../portal/mypage/server.js';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../command.js';
 import { outDir } from '../paths.js';
 import { caTrustFromCaArg, dbPathFromArg, hostCaDbOptions, serveUntilSignal, startServer, untilAborted } from './portal-serve.js';
 

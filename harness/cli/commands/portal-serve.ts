@@ -4,7 +4,7 @@
  */
 import { accessSync, constants, existsSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { makeDatabaseDirectory } from '../../portal/shared/db.js';
+import { makeDatabaseDirectory } from '../../portal/shared/sqlite.js';
 import type { Argv } from 'yargs';
 import type { PortalOptions } from '../../portal/mynaportal/app.js';
 import { CaDirectoryError, portalOptionsFromCaDir, type CaDirectorySettings } from '../../portal/mynaportal/portal-options.js';

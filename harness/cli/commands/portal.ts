@@ -6,7 +6,7 @@
 import type { Argv } from 'yargs';
 import { kDefaultPcAgentUrl } from '../../portal/mynaportal/app.js';
 import { startPortal } from '../../portal/mynaportal/server.js';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../command.js';
 import { outDir } from '../paths.js';
 import { dbPathFromArg, hostCaDbOptions, portalOptionsFromCaArg, serveUntilSignal, startServer, untilAborted } from './portal-serve.js';
 

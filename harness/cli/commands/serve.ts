@@ -22,7 +22,7 @@ import {
 } from '../../../emulator/index.js';
 import { defaultVpcdHost } from '../../readers/pcsc-environment.js';
 import { UserError } from '../errors.js';
-import type { CommandContext } from '../main.js';
+import type { CommandContext } from '../command.js';
 
 /** Written next to the card image while it is served, so that `card ctl --card` finds the API. */
 export const controlFileOf = (card: string): string => `${resolve(card)}.ctl.json`;

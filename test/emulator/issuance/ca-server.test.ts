@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildCaServer, initCa, issueCard, loadCa, type TestCa } from '../../../emulator/index.js';
 import { revokeCertificate } from '../../../emulator/issuance/test-ca.js';
 import { checkCrlBaseUrl, registerCaServeCommand, serveCa } from '../../../harness/cli/commands/ca-serve.js';
-import type { CommandContext, CommandRegistrar } from '../../../harness/cli/main.js';
+import type { CommandContext, CommandRegistrar } from '../../../harness/cli/command.js';
 import { runRegistrar } from '../../harness/readers/run-registrar.js';
 import { definition, tempDir } from '../../support/cards.js';
 

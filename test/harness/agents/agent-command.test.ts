@@ -6,7 +6,7 @@ import { createMemoryCard } from '../../../emulator/index.js';
 import { fromBase64, toBase64 } from '../../../iso7816/bytes.js';
 import { createAgentCommand, pinPromptText, TerminalPinPrompt, type PinTerminal } from '../../../harness/cli/commands/agent.js';
 import { UserError } from '../../../harness/cli/errors.js';
-import type { CommandContext } from '../../../harness/cli/main.js';
+import type { CommandContext } from '../../../harness/cli/command.js';
 import { InProcessReaderProvider } from '../../../harness/readers/in-process-reader.js';
 import { issueFixture, tempDir, type IssuedFixture } from '../../support/cards.js';
 import { runRegistrar } from '../readers/run-registrar.js';

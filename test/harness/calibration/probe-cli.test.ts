@@ -11,7 +11,7 @@ import { createMemoryCard, serializeCardImage, type CardImage } from '../../../e
 import { kProbeSteps } from '../../../harness/calibration/probe-steps.js';
 import type { ProbeReport } from '../../../harness/calibration/probe.js';
 import { registerProbeCommands } from '../../../harness/cli/commands/card-probe.js';
-import type { CommandContext } from '../../../harness/cli/main.js';
+import type { CommandContext } from '../../../harness/cli/command.js';
 import { InProcessReaderProvider } from '../../../harness/readers/in-process-reader.js';
 import { issueFixture, tempDir, type IssuedFixture } from '../../support/cards.js';
 import { runRegistrar } from '../readers/run-registrar.js';

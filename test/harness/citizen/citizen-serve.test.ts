@@ -2,7 +2,7 @@
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kCitizenClientId, registerCitizenCommand, serveCitizen } from '../../../harness/cli/commands/citizen.js';
-import type { CommandContext } from '../../../harness/cli/main.js';
+import type { CommandContext } from '../../../harness/cli/command.js';
 import { issueFixture, tempDir } from '../../support/cards.js';
 import { runRegistrar } from '../readers/run-registrar.js';
 

@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { registerPortalCommand, servePortal, type PortalServeArgs } from '../../../harness/cli/commands/portal.js';
-import type { CommandContext } from '../../../harness/cli/main.js';
+import type { CommandContext } from '../../../harness/cli/command.js';
 import { CaDirectoryError, portalOptionsFromCaDir } from '../../../harness/portal/mynaportal/portal-options.js';
 import { startPortal } from '../../../harness/portal/mynaportal/server.js';
 import { initCa } from '../../../emulator/index.js';

@@ -5,7 +5,7 @@
  */
 import yargs from 'yargs';
 import { UserError } from '../../../harness/cli/errors.js';
-import type { CommandContext, CommandRegistrar } from '../../../harness/cli/main.js';
+import type { CommandContext, CommandRegistrar } from '../../../harness/cli/command.js';
 
 export interface CliResult {
   code: number;
