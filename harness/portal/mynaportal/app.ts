@@ -12,7 +12,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { cardInfoKeyFrom } from '../shared/card-info.js';
 import type { PortalContext, PortalDefects } from './context.js';
-import { openPortalDatabase } from '../shared/db.js';
+import { openPortalDatabase } from './db.js';
 import { PortalError, type PortalErrorCode } from './errors.js';
 import { flawSet, type PortalFlaw } from '../shared/flaws.js';
 import type { HolderDirectory } from '../shared/holders.js';

@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { AccountDraft, NotificationFlag } from './account-form.js';
-import type { PortalDatabase } from '../shared/db.js';
+import type { PortalDatabase } from './db.js';
 import type { CertificateHolder } from '../shared/holders.js';
 
 export interface CertificateRef {

@@ -4,8 +4,7 @@
  * a new migration at the end; an applied migration is never edited.
  */
 import type Database from 'better-sqlite3';
-import type { Migration } from '../shared/db.js';
-import { openMigratedDatabase } from '../shared/sqlite.js';
+import { openMigratedDatabase, type Migration } from '../shared/sqlite.js';
 
 export type MyPageDatabase = Database.Database;
 

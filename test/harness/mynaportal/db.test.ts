@@ -2,7 +2,8 @@
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { kMigrations, migrate, openPortalDatabase, type Migration } from '../../../harness/portal/shared/db.js';
+import { kMigrations, openPortalDatabase } from '../../../harness/portal/mynaportal/db.js';
+import { migrate, type Migration } from '../../../harness/portal/shared/sqlite.js';
 import { PortalStore } from '../../../harness/portal/mynaportal/store.js';
 import { tempDir } from '../../support/cards.js';
 
@@ -26,9 +27,9 @@ describe('portal database migrations', () => {
 
   it('does nothing when migrating twice', () => {
     const db = new Database(':memory:');
-    expect(migrate(db)).toEqual(kMigrations.map((m) => m.version));
+    expect(migrate(db, kMigrations)).toEqual(kMigrations.map((m) => m.version));
     const before = db.prepare('SELECT * FROM schema_migrations').all();
-    expect(migrate(db)).toEqual([]);
+    expect(migrate(db, kMigrations)).toEqual([]);
     expect(db.prepare('SELECT * FROM schema_migrations').all()).toEqual(before);
     db.close();
   });
@@ -50,7 +51,7 @@ describe('portal database migrations', () => {
   it('refuses a database written by a newer portal, and a migration list out of order', () => {
     const db = new Database(':memory:');
     migrate(db, [...kMigrations, { version: kMigrations.length + 1, name: 'future', sql: 'CREATE TABLE future (x)' }]);
-    expect(() => migrate(db)).toThrow(/newer than this portal knows/);
+    expect(() => migrate(db, kMigrations)).toThrow(/newer than this portal knows/);
     expect(() => migrate(new Database(':memory:'), [{ version: 2, name: 'skipped one', sql: '' }])).toThrow(/expected 1/);
     db.close();
   });
