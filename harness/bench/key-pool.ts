@@ -7,8 +7,7 @@
 import { createPrivateKey, type KeyObject } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { writeFileAtomic } from '../../emulator/index.js';
-import { generateCardKey } from '../../emulator/issuance/issue-card.js';
+import { generateCardKey, writeFileAtomic } from '../../emulator/index.js';
 
 export const kKeyPoolBanner = [
   '# jpki-hil benchmark key pool: RSA-2048 TEST KEYS for emulated test cards in load tests.',
