@@ -115,7 +115,7 @@ const kInterfaceNames: Record<number, string> = { 0x00: 'NFCEE Direct', 0x01: 'F
 export const describeDeactivationType = (type: number): string => kDeactivationTypeNames[type] ?? nciByte(type);
 export const describeDeactivationReason = (reason: number): string => kDeactivationReasonNames[reason] ?? nciByte(reason);
 export const describeResetTrigger = (trigger: number): string => kResetTriggerNames[trigger] ?? `trigger ${nciByte(trigger)}`;
-export const describeInterface = (id: number): string => kInterfaceNames[id] ?? (id >= 0x80 ? `proprietary ${hexByte(id)}` : hexByte(id));
+export const describeInterface = (id: number): string => kInterfaceNames[id] ?? (id >= 0x80 ? `proprietary ${nciByte(id)}` : nciByte(id));
 
 export function describeNciVersion(version: number): string {
   return `${version >> 4}.${version & 0x0f}`;
@@ -211,7 +211,7 @@ export interface ConfigParam {
 export function setConfigPayload(params: readonly ConfigParam[]): Uint8Array {
   const parts: number[] = [params.length];
   for (const p of params) {
-    if (p.value.length > 255) throw new RangeError(`config parameter ${hexByte(p.id)} is ${p.value.length} bytes long`);
+    if (p.value.length > 255) throw new RangeError(`config parameter ${nciByte(p.id)} is ${p.value.length} bytes long`);
     parts.push(p.id, p.value.length, ...p.value);
   }
   return Uint8Array.from(parts);
@@ -466,7 +466,7 @@ export function parseCredits(payload: Uint8Array): { connId: number; credits: nu
 /** Manufacturer ids are IC manufacturer codes (ISO/IEC 7816-6); the ones a bench is likely to meet. */
 export function describeManufacturer(id: number): string {
   const known: Record<number, string> = { 0x02: 'STMicroelectronics', 0x04: 'NXP', 0x05: 'Infineon' };
-  return known[id] ? `${hexByte(id)} (${known[id]})` : hexByte(id);
+  return known[id] ? `${nciByte(id)} (${known[id]})` : nciByte(id);
 }
 
 /** What CORE_RESET and CORE_INIT tell about a controller. */

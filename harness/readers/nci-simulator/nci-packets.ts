@@ -93,6 +93,9 @@ export const kRfInterface = { frame: 0x01, isoDep: 0x02 } as const;
 export const kDeactivateType = { idle: 0x00, sleep: 0x01, sleepAf: 0x02, discovery: 0x03 } as const;
 export const kDeactivateReason = { dhRequest: 0x00, endpointRequest: 0x01, rfLinkLoss: 0x02, badAfi: 0x03 } as const;
 
+/** RF_FIELD_INFO_NTF's field status. */
+export const kFieldStatus = { off: 0x00, on: 0x01 } as const;
+
 export interface NciPacket {
   mt: MessageType;
   /** Packet Boundary Flag: more segments of this message follow. */
@@ -144,4 +147,23 @@ export function readHeader(bytes: Uint8Array): { mt: number; pbf: boolean; gid: 
   const b0 = bytes[0]!;
   const b1 = bytes[1]!;
   return { mt: b0 >> 5, pbf: (b0 & 0x10) !== 0, gid: b0 & 0x0f, oid: b1 & 0x3f, length: bytes[2]!, rfu: b1 & 0xc0 };
+}
+
+/**
+ * A count at `countAt`, then that many (Tag, Len, Value…) entries to the end of the payload:
+ * CORE_SET_CONFIG's parameters, RF_SET_LISTEN_MODE_ROUTING's entries. Undefined when it does not add up.
+ */
+export function parseTlvList(payload: Uint8Array, countAt: number): Array<{ tag: number; value: Uint8Array }> | undefined {
+  const count = payload[countAt];
+  if (count === undefined) return undefined;
+  const entries: Array<{ tag: number; value: Uint8Array }> = [];
+  let offset = countAt + 1;
+  for (let i = 0; i < count; i++) {
+    const tag = payload[offset];
+    const length = payload[offset + 1];
+    if (tag === undefined || length === undefined || offset + 2 + length > payload.length) return undefined;
+    entries.push({ tag, value: payload.slice(offset + 2, offset + 2 + length) });
+    offset += 2 + length;
+  }
+  return offset === payload.length ? entries : undefined;
 }
