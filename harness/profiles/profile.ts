@@ -21,7 +21,7 @@ import {
   type PathSegment,
   type Schema,
   type YamlProblem,
-} from '../runner/yaml-schema.js';
+} from '../../common/yaml-schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // The typed result

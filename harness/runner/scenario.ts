@@ -24,9 +24,9 @@ import {
   type PathSegment,
   type Schema,
   type YamlProblem,
-} from './yaml-schema.js';
+} from '../../common/yaml-schema.js';
 
-export { didYouMean } from './yaml-schema.js';
+export { didYouMean } from '../../common/yaml-schema.js';
 
 // ---------------------------------------------------------------------------------------------
 // The typed result

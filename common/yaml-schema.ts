@@ -216,6 +216,7 @@ export function createValidator(root: Schema, options: ValidatorOptions): Valida
       if (schema.items) value.forEach((item, i) => validate(item, schema.items!, [...path, i], fail));
     }
     if (isObject(value)) validateObject(value, schema, path, fail);
+    if (schema.oneOf) validateOneOf(value, schema.oneOf, path, fail);
     for (const branch of schema.allOf ?? []) validate(value, branch, path, fail);
     if (schema.if !== undefined && schema.then !== undefined && passes(value, schema.if, path)) validate(value, schema.then, path, fail);
   };
@@ -224,6 +225,19 @@ export function createValidator(root: Schema, options: ValidatorOptions): Valida
     let ok = true;
     validate(value, schema, path, () => (ok = false));
     return ok;
+  };
+
+  /** Exactly one branch must hold; for a mapping the branches are told apart by their required fields. */
+  const validateOneOf = (value: unknown, branches: Schema[], path: PathSegment[], fail: Fail): void => {
+    const passing = branches.filter((branch) => passes(value, branch, path));
+    if (passing.length === 1) return;
+    if (isObject(value)) {
+      const alternatives = branches.map((b) => (b.required ?? []).join(' + ')).join(', ');
+      fail(path, passing.length === 0 ? `needs one of: ${alternatives}` : `give only one of: ${alternatives}`);
+      return;
+    }
+    const forms = branches.map(describeForm).join(' | ');
+    fail(path, passing.length === 0 ? `${JSON.stringify(value)} is none of the allowed forms: ${forms}` : `${JSON.stringify(value)} fits more than one allowed form: ${forms}`);
   };
 
   const validateObject = (value: Record<string, unknown>, schema: Schema, path: PathSegment[], fail: Fail): void => {
@@ -247,21 +261,22 @@ export function createValidator(root: Schema, options: ValidatorOptions): Valida
       fail(path, `has ${keys.length} keys (${keys.join(', ')}); at most ${schema.maxProperties} allowed`, union?.maxPropertiesHint);
     }
     if (schema.minProperties !== undefined && keys.length < schema.minProperties) fail(path, `needs at least ${schema.minProperties} key(s)`);
-    for (const r of schema.required ?? []) if (!(r in value)) fail(path, `missing required field "${r}"`);
+    for (const r of schema.required ?? []) if (!Object.hasOwn(value, r)) fail(path, `missing required field "${r}"`);
     for (const [k, v] of Object.entries(value)) {
       const sub = schema.properties?.[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
       if (sub) validate(v, sub, [...path, k], fail);
     }
-    if (schema.oneOf) {
-      const passing = schema.oneOf.filter((branch) => passes(value, branch, path));
-      if (passing.length !== 1) {
-        const alternatives = schema.oneOf.map((b) => (b.required ?? []).join(' + ')).join(', ');
-        fail(path, passing.length === 0 ? `needs one of: ${alternatives}` : `give only one of: ${alternatives}`);
-      }
-    }
   };
 
   return (value, fail, path = []) => validate(value, root, path, fail);
+}
+
+function describeForm(schema: Schema): string {
+  if (schema.const !== undefined) return JSON.stringify(schema.const);
+  if (schema.enum) return schema.enum.map((v) => JSON.stringify(v)).join(' | ');
+  if (schema.pattern !== undefined) return `a string matching ${schema.pattern}`;
+  const type = Array.isArray(schema.type) ? schema.type.join(' or ') : schema.type;
+  return type ?? 'a value';
 }
 
 function typeOf(v: unknown): string {
