@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import type { Reporter } from '../runner/reporter-api.js';
 import type { DeviceProfile } from '../profiles/profile.js';
-import type { ReaderChoice } from '../runner/card-slot.js';
+import type { ReaderChoice } from '../fixtures/card-slot.js';
 import { scenarioFailure, type RunResult, type ScenarioResult } from '../runner/results.js';
 import type { RunResources} from '../runner/run.js';
 import { describeReader, notApplicable, runScenarios } from '../runner/run.js';

@@ -8,25 +8,10 @@ import { PhoneError } from '../agents/phone/phone-http.js';
 import { CardActionError } from '../agents/card-actions.js';
 import { CardCommandError } from '../jpki/jpki-client.js';
 import { ReaderError } from '../readers/reader.js';
-import type { Failure, FailureClassification } from './results.js';
+import { harnessDefect, labProblem, productDefect, StepFailure } from '../fixtures/failure.js';
+import type { Failure } from './results.js';
 
-export class StepFailure extends Error {
-  constructor(
-    readonly classification: FailureClassification,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = classification === 'product' ? 'ProductDefect' : classification === 'lab' ? 'LabProblem' : 'HarnessDefect';
-  }
-}
-
-/** The service or card under test did not do what the scenario expects. */
-export const productDefect = (message: string, cause?: unknown): StepFailure => new StepFailure('product', message, { cause });
-/** The lab let the run down: a reader, phone, browser or lab tool. */
-export const labProblem = (message: string, cause?: unknown): StepFailure => new StepFailure('lab', message, { cause });
-/** The harness or the scenario is wrong. */
-export const harnessDefect = (message: string, cause?: unknown): StepFailure => new StepFailure('harness', message, { cause });
+export { harnessDefect, labProblem, productDefect, StepFailure };
 
 /** Reader codes that mean the lab's equipment, not the card's answers. */
 const kLabReaderCodes = new Set(['NO_READER', 'PCSC_UNAVAILABLE', 'TIMEOUT', 'TRANSMIT_FAILED', 'CARD_REMOVED', 'NO_CARD']);

@@ -4,6 +4,7 @@
  * reports/ from importing them). Times are ISO 8601 strings, durations milliseconds.
  */
 import type { StepKind } from './scenario.js';
+import type { FailureClassification } from '../fixtures/failure.js';
 
 /**
  * Who is at fault when something went wrong:
@@ -11,7 +12,7 @@ import type { StepKind } from './scenario.js';
  * - `harness`: this harness is wrong (a bug, a bad scenario) — JUnit `<error>`;
  * - `lab`: the lab let us down (reader gone, phone timeout, browser crash) — JUnit `<error>`.
  */
-export type FailureClassification = 'product' | 'harness' | 'lab';
+export type { FailureClassification };
 
 export interface Failure {
   classification: FailureClassification;

@@ -9,10 +9,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser } from 'playwright-core';
-import { initCa, issueCard, kAtrPresets, loadCardDefinition, type CardDefinition, type CardImage, type TestCa } from '../../emulator/index.js';
+import { CardIssuer, kAtrPresets, loadCardDefinition, type CardDefinition, type CardImage } from '../fixtures/cards.js';
 import type { Reporter } from './reporter-api.js';
 import { launchBrowser } from '../browser/launch-chromium.js';
-import { kCardDefinitionsDir } from '../package-root.js';
 import { JpkiClient, kAids } from '../jpki/jpki-client.js';
 import { pcscdRunning } from '../readers/pcsc-environment.js';
 import { PcscReaderProvider } from '../readers/pcsc-reader.js';
@@ -21,7 +20,7 @@ import { seededRandom } from '../stats/seeded-random.js';
 import type { Reader } from '../readers/reader.js';
 import type { DeviceProfile } from '../profiles/profile.js';
 import type { ApduTraceEntry } from '../readers/recording-reader.js';
-import { openCardSlot, vpcdReaderName, vpcdSlotOf, type CardSlot, type ReaderChoice } from './card-slot.js';
+import { openCardSlot, vpcdReaderName, vpcdSlotOf, type CardSlot, type ReaderChoice } from '../fixtures/card-slot.js';
 import { classify, firstLine } from './failures.js';
 import type { ApduRecord, Attachment, Failure, RunInfo, RunResult, ScenarioInfo, ScenarioResult, StepResult } from './results.js';
 import type { Scenario } from './scenario.js';
@@ -112,19 +111,19 @@ export function scenarioInfo(s: Scenario): ScenarioInfo {
  */
 export class RunResources {
   private _browser: Promise<Browser> | undefined;
-  private _issuing: Promise<void> = Promise.resolve();
-  private readonly _issued = new Map<string, Promise<CardImage>>();
 
   private constructor(
-    readonly caDir: string,
-    readonly ca: TestCa,
+    readonly cards: CardIssuer,
     private readonly _workDir: string,
   ) {}
 
   static create(): RunResources {
     const workDir = mkdtempSync(join(tmpdir(), 'jpki-hil-run-'));
-    const caDir = join(workDir, 'ca');
-    return new RunResources(caDir, initCa(caDir), workDir);
+    return new RunResources(CardIssuer.open(join(workDir, 'ca')), workDir);
+  }
+
+  get caDir(): string {
+    return this.cards.caDir;
   }
 
   /** Launched on first use. */
@@ -133,32 +132,12 @@ export class RunResources {
     return this._browser;
   }
 
-  /**
-   * One issuance per card definition, one at a time (the CA's serials and CRLs are files); every
-   * scenario and attempt then gets its own card made from a copy of the image.
-   */
   issue(definition: CardDefinition): Promise<CardImage> {
-    const key = JSON.stringify(definition);
-    let image = this._issued.get(key);
-    if (!image) {
-      image = this._issuing.then(() => issueCard(this.ca, definition).then((r) => r.image));
-      this._issued.set(key, image);
-      this._issuing = image.then(
-        () => undefined,
-        () => undefined,
-      );
-    }
-    return image;
+    return this.cards.issue(definition);
   }
 
-  /**
-   * A card of another person from the same CA (a custom step's `otherCard`): issued once per run and
-   * name, with a My Number of its own — a namesake when the definition is the scenario's own.
-   */
   issueOther(name: string): Promise<CardImage> {
-    const file = /[/\\]/.test(name) ? name : join(kCardDefinitionsDir, `${name}.yaml`);
-    const definition = loadCardDefinition(file);
-    return this.issue({ ...definition, description: `${definition.description} (another person: ${name})` });
+    return this.cards.issueOther(name);
   }
 
   async close(): Promise<void> {

@@ -25,6 +25,7 @@ import {
   type Schema,
   type YamlProblem,
 } from '../../common/yaml-schema.js';
+import type { PortalKind } from '../fixtures/portals.js';
 
 export { didYouMean } from '../../common/yaml-schema.js';
 
@@ -33,7 +34,7 @@ export { didYouMean } from '../../common/yaml-schema.js';
 
 export type InterfaceRequirement = 'contact' | 'contactless' | 'any';
 export type PhoneRequirement = 'none' | 'any' | 'ios' | 'android';
-export type PortalKind = 'mynaportal' | 'citizen' | 'mypage' | 'external';
+export type { PortalKind };
 export type ScenarioPin = 'auth' | 'sign' | 'kenhojo';
 
 /** What every step may carry, plus where it is written (for the runner's messages). */

@@ -9,8 +9,7 @@ import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Locator, Page } from 'playwright-core';
-import { createMemoryCard, kPinLimits } from '../../emulator/index.js';
-import { InProcessReader } from '../readers/in-process-reader.js';
+import { otherCardReader, pinLimitOf } from '../fixtures/cards.js';
 import { gotoSettled } from '../browser/navigation.js';
 import { AuthApp } from '../agents/phone/auth-app.js';
 import { CardActionError } from '../agents/card-actions.js';
@@ -403,7 +402,7 @@ async function enterPin(world: ScenarioWorld, pin: ScenarioPin, value: string, e
   const left = await withCard(world, async (client) => {
     try {
       await client.verifyPin(kClientPin[pin], value);
-      return world.definition.tries[pin]?.limit ?? kPinLimits[pin];
+      return pinLimitOf(world.definition, pin);
     } catch (e) {
       if (e instanceof PinError) return e.triesLeft;
       throw e;
@@ -540,10 +539,7 @@ async function customStep(module: string, exportName: string | undefined, args: 
     otherCard: async (name) => {
       const issue = world.options.issueOther;
       if (!issue) throw harnessDefect('this run cannot issue other cards');
-      const image = await issue(name);
-      const reader = new InProcessReader(`Other card (${name})`, createMemoryCard(image));
-      const pins = image.pins;
-      return { reader, pins: { auth: pins.auth.value, sign: pins.sign.value, kenhojo: pins.kenhojo.value, juki: pins.juki.value } };
+      return otherCardReader(await issue(name), name);
     },
   };
   try {

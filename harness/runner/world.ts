@@ -7,23 +7,18 @@
  * The world also keeps what steps leave for later steps: values saved from the outbox, the last
  * QR code the phone read, and the portal events seen so far (see `PortalEvents`).
  */
-import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import type { CardDefinition, CardImage } from '../../emulator/index.js';
-import { startPcAgent, type PcAgent, type PinRequest } from '../agents/pc-agent/pc-agent.js';
+import type { CardDefinition, CardImage } from '../fixtures/cards.js';
+import type { PcAgent, PinRequest } from '../agents/pc-agent/pc-agent.js';
 import { XidApp } from '../agents/phone/xid-app.js';
-import { startCitizenPortal } from '../portal/citizen/server.js';
-import { startIdp } from '../portal/idp/server.js';
-import { startMyPage } from '../portal/mypage/server.js';
-import { portalOptionsFromCaDir } from '../portal/mynaportal/portal-options.js';
-import { startPortal } from '../portal/mynaportal/server.js';
 import type { RunningApp } from '../portal/shared/listen.js';
+import { FixturePool, value } from '../fixtures/fixture.js';
+import { kScenarioFixtures, portalFixture, type AgentSettings, type PortalKind, type PortalSettings, type PortalUnderTest } from '../fixtures/portals.js';
 import { scrubTraceZip } from '../browser/scrub-trace.js';
-import type { CardSlot } from './card-slot.js';
+import type { CardSlot } from '../fixtures/card-slot.js';
 import { kSecretMarker } from './secrets.js';
-import type { PortalKind } from './scenario.js';
 
 /** What a portal did, as the runner sees it from outside (its HTTP exchanges and outbox). */
 export interface PortalEvent {
@@ -170,7 +165,6 @@ export class ScenarioWorld {
   readonly secrets = new Set<string>();
   private _xid: XidApp | undefined;
   private readonly _xidPins = { auth: '', kenhojo: '' };
-  private readonly _closers: (() => Promise<void>)[] = [];
 
   private constructor(
     readonly events: PortalEvents,
@@ -180,6 +174,7 @@ export class ScenarioWorld {
     readonly context: BrowserContext,
     readonly page: Page,
     readonly agent: PcAgent | undefined,
+    private readonly _fixtures: FixturePool,
   ) {
     this.clock = clock;
     for (const pin of Object.values(options.definition.pins)) if (typeof pin === 'string' && pin !== '') this.secrets.add(pin);
@@ -205,103 +200,61 @@ export class ScenarioWorld {
   }
 
   static async create(options: WorldOptions): Promise<ScenarioWorld> {
-    const closers: (() => Promise<void>)[] = [];
     const events = new PortalEvents();
     const clock = new ScenarioClock();
-    const now = clock.now;
+    const pins = options.definition.pins;
+    const defects = new Set(options.portalDefects ?? []);
+    // The agent's PIN callback needs the world made after it.
+    const made: { world?: ScenarioWorld } = {};
+    const settings: PortalSettings = {
+      caDir: options.caDir,
+      baseUrl: options.baseUrl,
+      now: clock.now,
+      flaws: options.portalFlaws ?? [],
+      keepSessionAtLogin: defects.has('keep-session-at-login'),
+      unlimitedCodes: defects.has('unlimited-codes'),
+      unlimitedPasswordTries: defects.has('unlimited-password-tries'),
+      observe: (app, label) => events.observe(app, label),
+    };
+    const agentSettings: AgentSettings = {
+      askPin: (request) => {
+        made.world?.pinRequests.push(request);
+        if (request.pin === 'kenhojo') return Promise.resolve(pins.kenhojo);
+        return Promise.resolve(made.world?.nextAgentPin ?? pins.auth);
+      },
+      log: (line) => {
+        // "request 7: CARD_ERROR: …": what the agent told the page, with the cause the page leaves out.
+        const failed = /^request \S+: ([A-Z_]+.*)$/.exec(line);
+        if (failed && made.world) made.world.lastAgentFailure = failed[1];
+        options.log(`pc agent: ${line}`);
+      },
+    };
+    const pool = new FixturePool(
+      {
+        ...kScenarioFixtures,
+        slot: value('scenario', options.slot),
+        browser: value('scenario', options.browser),
+        portalSettings: value('scenario', settings),
+        agentSettings: value('scenario', agentSettings),
+      },
+      'scenario',
+    );
     try {
-      const pins = options.definition.pins;
-      // The agent's PIN callback needs the world made after it.
-      const made: { world?: ScenarioWorld } = {};
-      let agent: PcAgent | undefined;
-      let baseUrl: string;
-      const observe = (app: RunningApp, label: string): RunningApp => {
-        events.observe(app, label);
-        closers.push(() => app.close());
-        return app;
-      };
-      const flaws = options.portalFlaws ?? [];
-      const trust = (): ReturnType<typeof portalOptionsFromCaDir> => portalOptionsFromCaDir(options.caDir, { db: ':memory:', flaws });
-      const defects = new Set(options.portalDefects ?? []);
-      const smallDefects = { unlimitedCodes: defects.has('unlimited-codes'), unlimitedPasswordTries: defects.has('unlimited-password-tries') };
-      if (options.portal === 'mynaportal' || options.portal === 'external') {
-        agent = await startPcAgent({
-          reader: options.slot.reader,
-          port: options.portal === 'external' ? undefined : 0,
-          askPin: (request) => {
-            made.world?.pinRequests.push(request);
-            if (request.pin === 'kenhojo') return Promise.resolve(pins.kenhojo);
-            const pin = made.world?.nextAgentPin ?? pins.auth;
-            return Promise.resolve(pin);
-          },
-          cardWaitMs: 3000,
-          log: (line) => {
-            // "request 7: CARD_ERROR: …": what the agent told the page, with the cause the page leaves out.
-            const failed = /^request \S+: ([A-Z_]+.*)$/.exec(line);
-            if (failed && made.world) made.world.lastAgentFailure = failed[1];
-            options.log(`pc agent: ${line}`);
-          },
-        });
-        const started = agent;
-        closers.push(() => started.close());
-      }
-      if (options.portal === 'external') {
-        if (!options.baseUrl) throw new Error('portal: external needs --base-url <the site under test>');
-        baseUrl = options.baseUrl.replace(/\/+$/, '');
-      } else if (options.portal === 'mynaportal') {
-        const portal = observe(
-          await startPortal({
-            ...portalOptionsFromCaDir(options.caDir, { db: ':memory:', pcAgentUrl: agent!.url, testMode: true, loginRateLimit: false, now, flaws }),
-            defects: { keepSessionAtLogin: defects.has('keep-session-at-login') },
-            port: 0,
-          }),
-          'portal',
-        );
-        baseUrl = portal.url;
-      } else if (options.portal === 'citizen') {
-        const { verifier, cardInfoPublicKey, holders } = trust();
-        const clientSecret = randomBytes(24).toString('base64url');
-        const redirectUris: string[] = [];
-        const idp = observe(
-          await startIdp({
-            verifier,
-            cardInfoPublicKey,
-            holders,
-            flaws,
-            port: 0,
-            cookieSecret: randomBytes(32).toString('base64url'),
-            clients: [{ clientId: 'citizen-portal', clientSecret, name: 'のべおかポータル（テスト）', redirectUris: () => redirectUris }],
-            testMode: true,
-            appRateLimit: false,
-            now,
-          }),
-          'IdP',
-        );
-        const citizen = observe(await startCitizenPortal({ port: 0, idp: { issuer: idp.url, clientId: 'citizen-portal', clientSecret }, testMode: true, defects: smallDefects, now }), 'portal');
-        redirectUris.push(`${citizen.url}/link/callback`);
-        baseUrl = citizen.url;
-      } else {
-        const { verifier, cardInfoPublicKey, holders } = trust();
-        const myPage = observe(await startMyPage({ verifier, cardInfoPublicKey, holders, flaws, port: 0, testMode: true, appRateLimit: false, defects: smallDefects, now }), 'portal');
-        baseUrl = myPage.url;
-      }
-      if (options.baseUrl && options.portal !== 'external') baseUrl = options.baseUrl.replace(/\/+$/, '');
-      const context = await options.browser.newContext({ locale: 'ja-JP', timezoneId: 'Asia/Tokyo', viewport: { width: 1280, height: 1000 } });
-      closers.push(() => context.close());
+      const portal = await pool.get<PortalUnderTest>(portalFixture(options.portal));
+      const context = await pool.get<BrowserContext>('context');
       if (options.trace) await context.tracing.start({ screenshots: true, snapshots: true });
-      const page = await context.newPage();
+      const page = await pool.get<Page>('page');
       // A person answers 「申請します。よろしいですか？」 with OK (the guides' next step); Playwright
       // would dismiss every dialog, and a confirm() would then silently stop the flow.
       page.on('dialog', (dialog) => {
         options.log(`browser ${dialog.type()}: ${dialog.message()} → OK`);
         void dialog.accept().catch(() => undefined);
       });
-      const world = new ScenarioWorld(events, clock, options, baseUrl, context, page, agent);
+      const world = new ScenarioWorld(events, clock, options, portal.baseUrl, context, page, portal.agent, pool);
       made.world = world;
-      world._closers.push(...closers);
       return world;
     } catch (e) {
-      for (const close of closers.reverse()) await close().catch(() => undefined);
+      await pool.teardown().catch(() => undefined);
       throw e;
     }
   }
@@ -341,6 +294,6 @@ export class ScenarioWorld {
   }
 
   async close(): Promise<void> {
-    for (const close of this._closers.reverse()) await close().catch(() => undefined);
+    await this._fixtures.teardown().catch((e: unknown) => this.options.log(`tearing down the scenario's fixtures: ${(e as Error).message}`));
   }
 }

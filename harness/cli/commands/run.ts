@@ -17,7 +17,7 @@ import { mergeRunResults, readRunResultFile } from '../../../reports/merge.js';
 import { ProgressReporter } from '../../../reports/progress-reporter.js';
 import { ReporterMultiplexer, type Reporter } from '../../runner/reporter-api.js';
 import { loadProfile, ProfileFileError, type DeviceProfile } from '../../profiles/profile.js';
-import type { ReaderChoice } from '../../runner/card-slot.js';
+import type { ReaderChoice } from '../../fixtures/card-slot.js';
 import type { RunResult } from '../../runner/results.js';
 import { runScenarios } from '../../runner/run.js';
 import { formatScenarioError, loadScenarios, type Scenario } from '../../runner/scenario.js';
