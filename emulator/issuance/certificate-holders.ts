@@ -12,7 +12,7 @@
  * without a server) and by `jpki-hil ca serve` at `GET /holders?issuer=…&serial=…`.
  */
 import { createHmac, type KeyObject } from 'node:crypto';
-import type { CertKind, IssuedRecord } from './test-ca.js';
+import type { CertKind, IssuedRecord } from './ca-types.js';
 
 /** The published register, next to the CA certificates. */
 export const kCertificateHoldersFile = 'certificate-holders.json';
