@@ -15,7 +15,7 @@ import { SigningApp } from '../../../harness/agents/phone/signing-app.js';
 import { PhoneError } from '../../../harness/agents/phone/phone-http.js';
 import { JpkiClient, sha256DigestInfo } from '../../../harness/jpki/jpki-client.js';
 import type { Reader } from '../../../harness/readers/reader.js';
-import type { CustomStepContext } from '../../../harness/runner/steps.js';
+import type { CustomStepContext } from '../../../harness/runner/steps/step-api.js';
 
 function text(ctx: CustomStepContext, key: string, fallback?: string): string {
   const value = ctx.args[key];

@@ -16,7 +16,7 @@ import { AuthApp } from '../../../harness/agents/phone/auth-app.js';
 import { PhoneError } from '../../../harness/agents/phone/phone-http.js';
 import { SigningApp } from '../../../harness/agents/phone/signing-app.js';
 import { XidApp } from '../../../harness/agents/phone/xid-app.js';
-import type { CustomStepContext } from '../../../harness/runner/steps.js';
+import type { CustomStepContext } from '../../../harness/runner/steps/step-api.js';
 
 /** The href of the element with `testId`, once the page has put a real link there. */
 async function linkOf(ctx: CustomStepContext, testId: string, pattern: RegExp): Promise<string> {
