@@ -5,30 +5,18 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { answerDetail, type Card } from '../card/card.js';
-import { parseResponseApdu } from '../../iso7816/apdu.js';
-import { equalBytes, hexByte, toHex } from '../../iso7816/bytes.js';
-import { maskCommand } from '../../iso7816/secret-mask.js';
-import { describeSw, swHex } from '../../iso7816/status-words.js';
+import { equalBytes, hexByte } from '../../iso7816/bytes.js';
+import { traceExchange, type ApduTrace, type TearMoment } from '../../iso7816/apdu-trace.js';
 
-export type TearMoment = 'before' | 'after';
+export type { TearMoment };
 
 export interface TearPlan {
   ins: number;
   when: TearMoment;
 }
 
-export interface TraceRecord {
-  time: string;
-  /** The command in hex, PIN and password data masked (iso7816/secret-mask.ts). */
-  command: string;
-  response: string;
-  sw: string;
-  meaning: string;
-  /** Why the card answered an error, when it said (CardError's detail; not on the wire). */
-  detail?: string;
-  durationMs: number;
-  torn?: TearMoment;
-}
+/** One exchange of the served card, as the vpcd trace and the control API give it. */
+export type TraceRecord = ApduTrace;
 
 export type ExchangeResult = { kind: 'response'; response: Uint8Array } | { kind: 'torn'; when: TearMoment };
 
@@ -105,17 +93,6 @@ export class ServedCard {
 
   private _trace(command: Uint8Array, response: Uint8Array | undefined, started: number, torn?: TearMoment): void {
     if (!this._onTrace) return;
-    const parsed = response ? parseResponseApdu(response) : undefined;
-    const detail = response ? answerDetail(response) : undefined;
-    this._onTrace({
-      time: new Date().toISOString(),
-      command: maskCommand(command),
-      response: parsed ? toHex(parsed.data) : '',
-      sw: parsed ? swHex(parsed.sw) : '',
-      meaning: parsed ? describeSw(parsed.sw) : `power cut ${torn} the command took effect`,
-      ...(detail ? { detail } : {}),
-      durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-      ...(torn ? { torn } : {}),
-    });
+    this._onTrace(traceExchange(command, response, started, { detail: response ? answerDetail(response) : undefined, torn, noResponse: `power cut ${torn} the command took effect` }));
   }
 }

@@ -11,6 +11,7 @@ import { maskCommand } from '../../iso7816/secret-mask.js';
 import { describeSw, isWrongPinSw, swHex } from '../../iso7816/status-words.js';
 import { parseKenhojoBasic4, parseKenhojoMyNumber, type KenhojoBasic4 } from '../../common/card-info-format.js';
 import type { ApduChannel } from '../../iso7816/apdu-channel.js';
+import type { ApduTrace } from '../../iso7816/apdu-trace.js';
 
 
 export const kAids = {
@@ -66,11 +67,8 @@ export class PinError extends CardCommandError {
   }
 }
 
-export interface TraceEntry {
-  command: string;
-  response: string;
-  sw: string;
-}
+/** What the client reports of each exchange: the part of an ApduTrace it knows. */
+export type TraceEntry = Pick<ApduTrace, 'command' | 'response' | 'sw'>;
 
 export class JpkiClient {
   private _selected: Bytes | undefined;

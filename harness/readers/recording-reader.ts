@@ -6,25 +6,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { answerDetail } from '../../emulator/index.js';
-import { parseResponseApdu } from '../../iso7816/apdu.js';
-import { hexByte, toHex } from '../../iso7816/bytes.js';
-import { maskCommand } from '../../iso7816/secret-mask.js';
-import { describeSw, swHex } from '../../iso7816/status-words.js';
+import { hexByte } from '../../iso7816/bytes.js';
+import { traceExchange, type ApduTrace, type TearMoment } from '../../iso7816/apdu-trace.js';
 import { ReaderError, type CardConnection, type Reader, type ReaderEvents } from './reader.js';
 
-export interface ApduTraceEntry {
-  time: string;
-  /** The command in hex, PIN and password data masked (iso7816/secret-mask.ts). */
-  command: string;
-  response: string;
-  sw: string;
-  meaning: string;
-  /** Why an emulated card answered an error (its CardError's detail; never on the wire). */
-  detail?: string;
-  durationMs: number;
-}
+/** One exchange through the reader (iso7816/apdu-trace.ts). */
+export type ApduTraceEntry = ApduTrace;
 
-export type TearMoment = 'before' | 'after';
+export type { TearMoment };
 
 export interface TearRequest {
   ins: number;
@@ -104,18 +93,9 @@ export class RecordingReader extends EventEmitter<ReaderEvents> implements Reade
     const time = new Date().toISOString();
     const tear = this._tear && command[1] === this._tear.ins ? this._tear : undefined;
     if (tear) this._tear = undefined;
-    const record = (response: Uint8Array | undefined, meaning?: string): void => {
-      const parsed = response && response.length >= 2 ? parseResponseApdu(response) : undefined;
+    const record = (response: Uint8Array | undefined, noResponse?: string): void => {
       const detail = response ? (answerDetail(response) ?? this._options.explain?.(command, response)) : undefined;
-      this._options.onApdu?.({
-        time,
-        command: maskCommand(command),
-        response: parsed ? toHex(parsed.data) : '',
-        sw: parsed ? swHex(parsed.sw) : '',
-        meaning: meaning ?? (parsed ? describeSw(parsed.sw) : 'no response'),
-        ...(detail ? { detail } : {}),
-        durationMs: Math.round((performance.now() - started) * 1000) / 1000,
-      });
+      this._options.onApdu?.(traceExchange(command, response, started, { time, detail, noResponse }));
     };
     if (tear?.when === 'before') {
       await this._options.cutPower?.();
