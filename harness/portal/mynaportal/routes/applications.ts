@@ -28,7 +28,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { PassThrough } from 'node:stream';
+import { sendEventStream, trackEventStreams } from '../../shared/event-stream.js';
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
@@ -49,7 +49,6 @@ import { kCmsOids } from '../../../cms/signed-data.js';
 
 /** How long a signing hand-off lives. */
 export const kSigningTtlMs = 10 * 60 * 1000;
-const kHeartbeatMs = 15_000;
 const kHtml = 'text/html; charset=utf-8';
 
 export const kDefaultRecipient = 'jpki-hil市';
@@ -280,10 +279,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
   const events = new EventEmitter();
   events.setMaxListeners(0);
   const publish = (id: string, event: SigningEvent): boolean => events.emit(id, event);
-  const openStreams = new Set<() => void>();
-  app.addHook('preClose', async () => {
-    for (const close of [...openStreams]) close();
-  });
+  const openStreams = trackEventStreams(app);
 
   /** The person's application, or APPLICATION_NOT_FOUND (also for another person's). */
   function ownApplication(session: { personId: string }, id: string): ApplicationRow {
@@ -416,50 +412,23 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     if (request.portalSession?.id !== row.browserSessionId) throw new PortalError('SIGN_SESSION_MISMATCH', 'the signing session belongs to another browser session');
     const place = ctx.streams.open(row.browserSessionId);
     if ('refused' in place) throw new PortalError(place.refused === 'session' ? 'TOO_MANY_STREAMS' : 'SERVER_BUSY', `event streams: the ${place.refused} limit is reached`);
-    const stream = new PassThrough();
-    const write = (event: SigningEvent): void => {
-      const { type, ...data } = event;
-      stream.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    let closed = false;
-    let expiryTimer: NodeJS.Timeout | undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
-    const listener = (event: SigningEvent): void => {
-      if (closed) return;
-      write(event);
-      if (event.type !== 'waiting' && event.type !== 'retry') close();
-    };
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      place.release();
-      events.off(row.id, listener);
-      clearTimeout(expiryTimer);
-      clearInterval(heartbeat);
-      openStreams.delete(close);
-      stream.end();
-    };
-    events.on(row.id, listener);
-    const current = ctx.store.getSigningSession(row.id) ?? row;
-    const ended = finalEvent(ctx, current);
-    if (ended) {
-      write(ended);
-      close();
-    } else {
-      write({ type: 'waiting' });
-      openStreams.add(close);
-      expiryTimer = setTimeout(
-        () => {
-          const latest = ctx.store.getSigningSession(row.id);
-          if (!closed) write((latest && finalEvent(ctx, latest)) ?? { type: 'expired' });
-          close();
-        },
-        Math.max(0, Date.parse(current.expiresAt) - ctx.now().getTime()),
-      );
-      heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), kHeartbeatMs);
-      reply.raw.on('close', close);
-    }
-    return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').header('x-accel-buffering', 'no').send(stream);
+    const current = (): typeof row => ctx.store.getSigningSession(row.id) ?? row;
+    return sendEventStream<SigningEvent>(reply, openStreams, {
+      subscribe: (listener) => {
+        events.on(row.id, listener);
+        return () => events.off(row.id, listener);
+      },
+      ended: () => finalEvent(ctx, current()),
+      isFinal: (event) => event.type !== 'waiting' && event.type !== 'retry',
+      waiting: { type: 'waiting' },
+      expiresAtMs: Date.parse(current().expiresAt),
+      now: () => ctx.now().getTime(),
+      atExpiry: () => {
+        const latest = ctx.store.getSigningSession(row.id);
+        return (latest && finalEvent(ctx, latest)) ?? { type: 'expired' };
+      },
+      release: () => place.release(),
+    });
   });
 
   app.get(

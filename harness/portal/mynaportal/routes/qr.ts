@@ -18,7 +18,7 @@
  * so a cookie planted in the browser before is not logged in by the phone.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { PassThrough } from 'node:stream';
+import { sendEventStream, trackEventStreams } from '../../shared/event-stream.js';
 import { Type, type FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import QRCode from 'qrcode';
 import { constantTimeEqual } from '../../../../iso7816/bytes.js';
@@ -33,8 +33,6 @@ import { rotateSession, storedSession } from '../session.js';
 
 const kFinalStates: readonly QrState[] = ['authenticated', 'failed'];
 const kOpenStates: readonly QrState[] = ['waiting', 'challenged', 'card-info'];
-/** A comment line now and then keeps proxies and browsers from dropping a quiet stream. */
-const kHeartbeatMs = 15_000;
 
 /** Where the PC page goes once the phone has logged it in: the claim of the login. */
 export function claimPath(qrSessionId: string): string {
@@ -98,10 +96,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
   }
 
   // Streams still open when the portal stops: ended first, or closing would wait for them forever.
-  const openStreams = new Set<() => void>();
-  app.addHook('preClose', async () => {
-    for (const close of [...openStreams]) close();
-  });
+  const openStreams = trackEventStreams(app);
 
   app.post(
     '/api/qr/sessions',
@@ -140,49 +135,20 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
       throw new PortalError('SERVER_BUSY', `${ctx.limits.streamsTotal} event streams are open`);
     }
 
-    const stream = new PassThrough();
-    const write = (event: QrEvent): void => {
-      const { type, ...data } = event;
-      stream.write(`event: ${type}\ndata: ${JSON.stringify(data)}\n\n`);
-    };
-    let closed = false;
-    let expiryTimer: NodeJS.Timeout | undefined;
-    let heartbeat: NodeJS.Timeout | undefined;
-    let unsubscribe = (): void => undefined;
-    const close = (): void => {
-      if (closed) return;
-      closed = true;
-      place.release();
-      unsubscribe();
-      clearTimeout(expiryTimer);
-      clearInterval(heartbeat);
-      openStreams.delete(close);
-      stream.end();
-    };
-    // Subscribe before reading the state: nothing can happen between the two (the store is
-    // synchronous), so the page hears every outcome exactly once, live or from the database.
-    unsubscribe = ctx.qrEvents.subscribe(qr.id, (event) => {
-      if (closed) return;
-      write(event);
-      if (event.type !== 'waiting') close();
-    });
-    const current = ctx.store.getQrSession(qr.id) ?? qr;
-    const ended = finalEvent(ctx, current);
-    if (ended) {
-      write(ended);
-      close();
-    } else {
-      write({ type: 'waiting' });
-      openStreams.add(close);
-      expiryTimer = setTimeout(() => {
+    const current = (): typeof qr => ctx.store.getQrSession(qr.id) ?? qr;
+    return sendEventStream<QrEvent>(reply, openStreams, {
+      subscribe: (listener) => ctx.qrEvents.subscribe(qr.id, listener),
+      ended: () => finalEvent(ctx, current()),
+      isFinal: (event) => event.type !== 'waiting',
+      waiting: { type: 'waiting' },
+      expiresAtMs: Date.parse(current().expiresAt),
+      now: () => ctx.now().getTime(),
+      atExpiry: () => {
         const latest = ctx.store.getQrSession(qr.id);
-        if (!closed) write(latest ? (finalEvent(ctx, latest) ?? { type: 'expired' }) : { type: 'expired' });
-        close();
-      }, Math.max(0, Date.parse(current.expiresAt) - ctx.now().getTime()));
-      heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), kHeartbeatMs);
-      reply.raw.on('close', close);
-    }
-    return reply.type('text/event-stream; charset=utf-8').header('cache-control', 'no-store').header('x-accel-buffering', 'no').send(stream);
+        return latest ? (finalEvent(ctx, latest) ?? { type: 'expired' }) : { type: 'expired' };
+      },
+      release: () => place.release(),
+    });
   });
 
   // The page heard `authenticated`: this browser (the one that showed the QR code, proven by
