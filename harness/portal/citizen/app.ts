@@ -69,7 +69,7 @@ export async function buildCitizenApp(options: CitizenOptions): Promise<FastifyI
     notFound: 'NOT_FOUND',
     internal: 'INTERNAL_ERROR',
     withDetail: ctx.testMode,
-    page: (error, detail) => renderError(error.code, error.userMessage, detail),
+    page: renderError,
   });
   await app.register(securityHeadersPlugin, { contentSecurityPolicy: () => contentSecurityPolicy(new URL(ctx.oidc.issuer).origin) });
   await app.register(browserInputPlugin, { cookieSecret });

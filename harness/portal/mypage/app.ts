@@ -86,7 +86,7 @@ export async function buildMyPageApp(options: MyPageOptions): Promise<FastifyIns
     notFound: 'NOT_FOUND',
     internal: 'INTERNAL_ERROR',
     withDetail: ctx.testMode,
-    page: (error, detail) => renderError(error.code, error.userMessage, detail),
+    page: renderError,
   });
   await app.register(securityHeadersPlugin, { contentSecurityPolicy: kCsp });
   await app.register(browserInputPlugin, { cookieSecret });
