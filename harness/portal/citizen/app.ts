@@ -8,11 +8,10 @@ import type { FastifyInstance } from 'fastify';
 import { browserInputPlugin } from '../shared/browser-input.js';
 import { browserSessionsPlugin } from '../shared/browser-sessions.js';
 import { errorAnswersPlugin } from '../shared/error-answers.js';
-import { LoginThrottle } from '../shared/login-throttle.js';
-import { closeWithApp, cookieSecretOf, portalFastify, publicUrlOf } from '../shared/portal-setup.js';
+import { cookieSecretOf, portalFastify, publicUrlOf } from '../shared/portal-setup.js';
 import { securityHeadersPlugin } from '../shared/security-headers.js';
-import type { SmallPortalOptions } from '../shared/small-portal-options.js';
-import { citizenCodeGuard, Outbox } from './codes.js';
+import { accountGuards, type SmallPortalOptions } from '../shared/small-portal-options.js';
+import { Outbox } from './codes.js';
 import type { CitizenContext } from './context.js';
 import { openCitizenDatabase } from './db.js';
 import { CitizenError, type CitizenErrorCode } from './errors.js';
@@ -47,30 +46,20 @@ export async function buildCitizenApp(options: CitizenOptions): Promise<FastifyI
   const cookieSecret = cookieSecretOf(options.cookieSecret);
   const publicUrl = publicUrlOf(options.publicUrl);
   const now = options.now ?? (() => new Date());
-  const defects = options.defects ?? {};
   const db = openCitizenDatabase(options.db ?? ':memory:');
   const ctx: CitizenContext = {
     store: new CitizenStore(db),
     sessions: new CitizenSessions(now, () => publicUrl().startsWith('https:')),
     outbox: new Outbox(),
-    codes: citizenCodeGuard(now, defects.unlimitedCodes),
-    logins: new LoginThrottle(now, CitizenError, defects.unlimitedPasswordTries ? false : undefined),
+    ...accountGuards(now, CitizenError, options.defects),
     oidc: new OidcClient(options.idp, options.faults, now),
     publicUrl,
     now,
     testMode: options.testMode ?? false,
   };
-  const app = portalFastify(options.logger);
+  const app = portalFastify(options.logger, db);
   app.decorate('citizenContext', ctx);
-  closeWithApp(app, db);
-  await app.register(errorAnswersPlugin<CitizenErrorCode>, {
-    errorClass: CitizenError,
-    badRequest: 'BAD_REQUEST',
-    notFound: 'NOT_FOUND',
-    internal: 'INTERNAL_ERROR',
-    withDetail: ctx.testMode,
-    page: renderError,
-  });
+  await app.register(errorAnswersPlugin<CitizenErrorCode>, { errorClass: CitizenError, withDetail: ctx.testMode, page: renderError });
   await app.register(securityHeadersPlugin, { contentSecurityPolicy: () => contentSecurityPolicy(new URL(ctx.oidc.issuer).origin) });
   await app.register(browserInputPlugin, { cookieSecret });
   await app.register(async (browser) => {

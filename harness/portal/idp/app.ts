@@ -74,9 +74,7 @@ export async function buildIdpApp(options: IdpOptions): Promise<FastifyInstance>
   app.decorate('idpContext', ctx);
   await app.register(errorAnswersPlugin<IdpErrorCode>, {
     errorClass: IdpError,
-    badRequest: 'invalid_request',
-    notFound: 'NOT_FOUND',
-    internal: 'server_error',
+    codes: { badRequest: 'invalid_request', notFound: 'NOT_FOUND', internal: 'server_error' },
     withDetail: ctx.testMode,
     // The page says what was wrong whatever the mode: the person is sent back to the client.
     page: (error) => renderErrorPage(error.code, error.detail),

@@ -11,7 +11,7 @@ import { browserInputPlugin } from '../shared/browser-input.js';
 import { browserSessionsPlugin } from '../shared/browser-sessions.js';
 import { cardInfoKeyFrom } from '../shared/card-info.js';
 import { errorAnswersPlugin } from '../shared/error-answers.js';
-import { closeWithApp, cookieSecretOf, portalFastify } from '../shared/portal-setup.js';
+import { cookieSecretOf, portalFastify } from '../shared/portal-setup.js';
 import { securityHeadersPlugin } from '../shared/security-headers.js';
 import type { PortalContext, PortalDefects } from './context.js';
 import { openPortalDatabase } from '../shared/db.js';
@@ -134,17 +134,13 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
   const limitedError = (what: string) => (_request: FastifyRequest, context: { max: number; after: string }) =>
     new PortalError('RATE_LIMITED', `more than ${context.max} ${what} in ${context.after}`);
 
-  const app = portalFastify(options.logger);
+  const app = portalFastify(options.logger, db);
   // For tests and the runner, which need to see what the portal holds (e.g. whether a page is
   // listening to a QR session) without reaching into a plugin.
   app.decorate('portalContext', ctx);
-  closeWithApp(app, db);
   await app.register(errorAnswersPlugin<PortalErrorCode>, {
     errorClass: PortalError,
-    badRequest: 'BAD_REQUEST',
-    notFound: 'NOT_FOUND',
-    internal: 'INTERNAL_ERROR',
-    byStatus: { 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED' },
+    codes: { byStatus: { 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED' } },
     withDetail: ctx.testMode,
     page: (error, detail) => renderErrorPage(error.code, detail),
   });

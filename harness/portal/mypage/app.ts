@@ -13,14 +13,13 @@ import type { HolderDirectory } from '../shared/holders.js';
 import { browserInputPlugin } from '../shared/browser-input.js';
 import { browserSessionsPlugin } from '../shared/browser-sessions.js';
 import { errorAnswersPlugin } from '../shared/error-answers.js';
-import { LoginThrottle } from '../shared/login-throttle.js';
-import { closeWithApp, cookieSecretOf, portalFastify, publicUrlOf } from '../shared/portal-setup.js';
+import { cookieSecretOf, portalFastify, publicUrlOf } from '../shared/portal-setup.js';
 import { securityHeadersPlugin } from '../shared/security-headers.js';
 import { kDefaultSignatureApiLimit, registerLimitedApi } from '../shared/signature-api-limit.js';
-import type { SmallPortalOptions } from '../shared/small-portal-options.js';
+import { accountGuards, type SmallPortalOptions } from '../shared/small-portal-options.js';
 import type { Verifier } from '../verification/types.js';
 import { kOnlineApplications, type OnlineApplication } from './catalogue.js';
-import { myPageCodeGuard, Outbox } from './codes.js';
+import { Outbox } from './codes.js';
 import type { MyPageContext } from './context.js';
 import { openMyPageDatabase } from './db.js';
 import { MyPageError, type MyPageErrorCode } from './errors.js';
@@ -59,14 +58,12 @@ export async function buildMyPageApp(options: MyPageOptions): Promise<FastifyIns
   const cookieSecret = cookieSecretOf(options.cookieSecret);
   const publicUrl = publicUrlOf(options.publicUrl);
   const now = options.now ?? (() => new Date());
-  const defects = options.defects ?? {};
   const db = openMyPageDatabase(options.db ?? ':memory:');
   const ctx: MyPageContext = {
     store: new MyPageStore(db),
     sessions: new MyPageSessions(now, () => publicUrl().startsWith('https:')),
     outbox: new Outbox(),
-    codes: myPageCodeGuard(now, defects.unlimitedCodes),
-    logins: new LoginThrottle(now, MyPageError, defects.unlimitedPasswordTries ? false : undefined),
+    ...accountGuards(now, MyPageError, options.defects),
     transactions: new LinkTransactions(now),
     verifier: options.verifier,
     cardInfoKey: cardInfoKeyFrom(options.cardInfoPublicKey),
@@ -77,17 +74,9 @@ export async function buildMyPageApp(options: MyPageOptions): Promise<FastifyIns
     now,
     testMode: options.testMode ?? false,
   };
-  const app = portalFastify(options.logger);
+  const app = portalFastify(options.logger, db);
   app.decorate('myPageContext', ctx);
-  closeWithApp(app, db);
-  await app.register(errorAnswersPlugin<MyPageErrorCode>, {
-    errorClass: MyPageError,
-    badRequest: 'BAD_REQUEST',
-    notFound: 'NOT_FOUND',
-    internal: 'INTERNAL_ERROR',
-    withDetail: ctx.testMode,
-    page: renderError,
-  });
+  await app.register(errorAnswersPlugin<MyPageErrorCode>, { errorClass: MyPageError, withDetail: ctx.testMode, page: renderError });
   await app.register(securityHeadersPlugin, { contentSecurityPolicy: kCsp });
   await app.register(browserInputPlugin, { cookieSecret });
   await app.register(async (browser) => {

@@ -2,14 +2,20 @@
 import { randomBytes } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
 
-/** A fastify instance that never listens by itself (the portal's server.ts does). */
-export function portalFastify(logger = false): FastifyInstance {
-  return Fastify({
+/** A fastify instance that never listens by itself (the portal's server.ts does), closing `database` when it closes. */
+export function portalFastify(logger = false, database?: { close(): void }): FastifyInstance {
+  const app = Fastify({
     logger,
     // Refuse unknown fields instead of silently dropping them (fastify's default): a client that
     // sends what the protocol does not define should hear about it.
     ajv: { customOptions: { removeAdditional: false } },
   });
+  if (database) {
+    app.addHook('onClose', async () => {
+      database.close();
+    });
+  }
+  return app;
 }
 
 /** The given cookie secret, at least 16 characters, or a random one. */
@@ -24,9 +30,3 @@ export function publicUrlOf(url: string | (() => string)): () => string {
   return () => (typeof url === 'function' ? url() : url).replace(/\/$/, '');
 }
 
-/** Closes the portal's database with the app. */
-export function closeWithApp(app: FastifyInstance, db: { close(): void }): void {
-  app.addHook('onClose', async () => {
-    db.close();
-  });
-}

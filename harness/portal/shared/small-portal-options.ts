@@ -1,4 +1,6 @@
-/** The options the two small portals (city portal, My Page) take alike. */
+/** The options the two small portals (city portal, My Page) take alike, and what guards their accounts. */
+import { CodeGuard, kCodeLimits, kNoCodeLimits, type CodeErrorClass } from './codes.js';
+import { LoginThrottle, type LoginLockedErrorClass } from './login-throttle.js';
 
 export interface SmallPortalOptions {
   /** The portal's URL as browsers (and phones) reach it; a function when known only after listening. */
@@ -21,4 +23,12 @@ export interface SmallPortalDefects {
   unlimitedCodes?: boolean;
   /** No throttling of password logins. */
   unlimitedPasswordTries?: boolean;
+}
+
+/** The codes' send and try limits and the password logins' throttle, unless the defects lift them. */
+export function accountGuards(now: () => Date, errorClass: CodeErrorClass & LoginLockedErrorClass, defects: SmallPortalDefects = {}): { codes: CodeGuard; logins: LoginThrottle } {
+  return {
+    codes: new CodeGuard(now, errorClass, defects.unlimitedCodes ? kNoCodeLimits : kCodeLimits),
+    logins: new LoginThrottle(now, errorClass, defects.unlimitedPasswordTries ? false : undefined),
+  };
 }
