@@ -5,12 +5,16 @@
  * It knows the IdP only as an OpenID Connect provider over HTTP.
  */
 import type { FastifyInstance } from 'fastify';
-import { LoginThrottle } from '../shared/login-throttle.js';
-import { buildSmallPortalApp, smallPortalBasics, type SmallPortalOptions } from '../shared/app.js';
-import { citizenCodeGuard, Outbox } from './codes.js';
+import { browserInputPlugin } from '../shared/browser-input.js';
+import { browserSessionsPlugin } from '../shared/browser-sessions.js';
+import { errorAnswersPlugin } from '../shared/error-answers.js';
+import { cookieSecretOf, portalFastify, publicUrlOf } from '../shared/portal-setup.js';
+import { securityHeadersPlugin } from '../shared/security-headers.js';
+import { accountGuards, type SmallPortalOptions } from '../shared/small-portal-options.js';
+import { Outbox } from './codes.js';
 import type { CitizenContext } from './context.js';
 import { openCitizenDatabase } from './db.js';
-import { CitizenError } from './errors.js';
+import { CitizenError, type CitizenErrorCode } from './errors.js';
 import { OidcClient, type OidcClientFaults, type OidcClientOptions } from './oidc-client.js';
 import { accountRoutes } from './routes/account.js';
 import { linkRoutes } from './routes/link.js';
@@ -39,37 +43,32 @@ function contentSecurityPolicy(idpOrigin: string): string {
 }
 
 export async function buildCitizenApp(options: CitizenOptions): Promise<FastifyInstance> {
-  const basics = smallPortalBasics(options);
+  const cookieSecret = cookieSecretOf(options.cookieSecret);
+  const publicUrl = publicUrlOf(options.publicUrl);
+  const now = options.now ?? (() => new Date());
   const db = openCitizenDatabase(options.db ?? ':memory:');
   const ctx: CitizenContext = {
     store: new CitizenStore(db),
-    sessions: new CitizenSessions(basics.now, basics.secure),
+    sessions: new CitizenSessions(now, () => publicUrl().startsWith('https:')),
     outbox: new Outbox(),
-    codes: citizenCodeGuard(basics.now, basics.defects.unlimitedCodes),
-    logins: new LoginThrottle(basics.now, CitizenError, basics.defects.unlimitedPasswordTries ? false : undefined),
-    oidc: new OidcClient(options.idp, options.faults, basics.now),
-    publicUrl: basics.publicUrl,
-    now: basics.now,
-    testMode: basics.testMode,
+    ...accountGuards(now, CitizenError, options.defects),
+    oidc: new OidcClient(options.idp, options.faults, now),
+    publicUrl,
+    now,
+    testMode: options.testMode ?? false,
   };
-  return buildSmallPortalApp({
-    fastify: { logger: options.logger ?? false },
-    contextProperty: 'citizenContext',
-    context: ctx,
-    cookieSecret: basics.cookieSecret,
-    testMode: ctx.testMode,
-    db,
-    errorClass: CitizenError,
-    renderError,
-    contentSecurityPolicy: () => contentSecurityPolicy(new URL(ctx.oidc.issuer).origin),
-    sessions: ctx.sessions,
-    pages: async (browser) => {
-      await browser.register(accountRoutes, { ctx });
-      await browser.register(registrationRoutes, { ctx });
-      await browser.register(linkRoutes, { ctx });
-    },
-    testApi: async (app) => {
-      await app.register(testApiRoutes, { ctx });
-    },
+  const app = portalFastify(options.logger, db);
+  app.decorate('citizenContext', ctx);
+  await app.register(errorAnswersPlugin<CitizenErrorCode>, { errorClass: CitizenError, withDetail: ctx.testMode, page: renderError });
+  await app.register(securityHeadersPlugin, { contentSecurityPolicy: () => contentSecurityPolicy(new URL(ctx.oidc.issuer).origin) });
+  await app.register(browserInputPlugin, { cookieSecret });
+  await app.register(async (browser) => {
+    await browser.register(browserSessionsPlugin, { sessions: ctx.sessions });
+    await browser.register(accountRoutes, { ctx });
+    await browser.register(registrationRoutes, { ctx });
+    await browser.register(linkRoutes, { ctx });
   });
+  if (ctx.testMode) await app.register(testApiRoutes, { ctx });
+  await app.ready();
+  return app;
 }

@@ -3,15 +3,10 @@
  * lifetime and tries of ../shared/codes.ts. Codes are "sent" to an outbox that the harness reads
  * (GET /api/test/outbox in test mode), the way a lab reads an SMS gateway's or a mail catcher's log.
  */
-import { CodeGuard, CodeOutbox, kCodeLimits, kNoCodeLimits, type SentCode, type PendingCode } from '../shared/codes.js';
+import { CodeOutbox, type CodeGuard, type SentCode, type PendingCode } from '../shared/codes.js';
 import { CitizenError } from './errors.js';
 
 export { kCodeLifetimeMs, kCodeMaxTries, newCode, type PendingCode } from '../shared/codes.js';
-
-/** The city portal's send and try limits (../shared/codes.ts), refusing with its own codes. */
-export function citizenCodeGuard(now: () => Date, unlimited = false): CodeGuard {
-  return new CodeGuard(now, CitizenError, unlimited ? kNoCodeLimits : kCodeLimits);
-}
 
 export type CodeChannel = 'sms' | 'email';
 

@@ -2,7 +2,7 @@
  * The city portal's one error registry: stable codes for tests and reports, Japanese messages for
  * people. Form refusals re-render the form with the message; the rest show the error page.
  */
-import { registryErrorClass } from '../shared/errors.js';
+import { registryErrorClass, type ErrorEntry } from '../shared/errors.js';
 
 export const kCitizenErrors = {
   BAD_REQUEST: { status: 400, message: '入力内容を確認してください。' },
@@ -28,7 +28,7 @@ export const kCitizenErrors = {
   ID_TOKEN_INVALID: { status: 502, message: 'マイナンバーカードの連携ができませんでした（IDトークンを確認できません）。' },
   ALREADY_LINKED: { status: 409, message: 'このマイナンバーカードは別のアカウントに連携されています。' },
   INTERNAL_ERROR: { status: 500, message: 'エラーが発生しました。しばらくしてからお試しください。' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, ErrorEntry>;
 
 export type CitizenErrorCode = keyof typeof kCitizenErrors;
 

@@ -3,13 +3,14 @@
  * 「ログイン/新規登録」, 利用規約 and 「同意する」, SMS and e-mail codes, the confirmation, then
  * 「マイナンバーカードを連携する」 → 「連携する」 → 連携が完了しました. Every value goes through `html`.
  */
+import type { RegistryError } from '../shared/errors.js';
 import { html, type SafeHtml } from '../shared/html.js';
-import { csrfInput, errorBody, formAlert, portalPage, type FormState } from '../shared/page.js';
+import { csrfInput, errorBody, formAlert, portalPage, type FormState } from '../shared/forms.js';
 import type { Account, Profile } from './store.js';
 
 export const kPortalName = 'のべおかポータル（テスト）';
 
-export type { FormState } from '../shared/page.js';
+export type { FormState } from '../shared/forms.js';
 
 export function page(title: string, body: SafeHtml): string {
   return portalPage(kPortalName, title, body);
@@ -162,6 +163,7 @@ ${profileList(profile)}
   );
 }
 
-export function renderError(code: string, message: string, detail: string | undefined): string {
-  return page('エラー', errorBody(code, message, detail));
+/** The error page; `detail` only in test mode. */
+export function renderError(error: RegistryError, detail: string | undefined): string {
+  return page('エラー', errorBody(error.code, error.userMessage, detail));
 }

@@ -5,17 +5,19 @@
  * Like the portal it trusts the test CA through its certificates, CRLs and card-info key only.
  */
 import { randomBytes, type KeyObject } from 'node:crypto';
-import fastifyCookie from '@fastify/cookie';
-import fastifyFormbody from '@fastify/formbody';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
+import { browserInputPlugin } from '../shared/browser-input.js';
 import { cardInfoKeyFrom } from '../shared/card-info.js';
+import { errorAnswersPlugin } from '../shared/error-answers.js';
+import { cookieSecretOf, portalFastify, publicUrlOf } from '../shared/portal-setup.js';
+import { securityHeadersPlugin } from '../shared/security-headers.js';
 import { kDefaultSignatureApiLimit, registerLimitedApi } from '../shared/signature-api-limit.js';
 import { flawSet, type PortalFlaw } from '../shared/flaws.js';
 import type { HolderDirectory } from '../shared/holders.js';
 import type { Verifier } from '../verification/types.js';
 import { appRoutes } from './app-routes.js';
 import type { IdpClient, IdpContext } from './context.js';
-import { IdpError } from './errors.js';
+import { IdpError, type IdpErrorCode } from './errors.js';
 import { signingKeyFrom } from './jwt.js';
 import { oidcRoutes } from './oidc-routes.js';
 import { IdpStore } from './store.js';
@@ -55,10 +57,9 @@ export interface IdpOptions {
 const kCsp = "default-src 'self'; img-src 'self' data:; script-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export async function buildIdpApp(options: IdpOptions): Promise<FastifyInstance> {
-  if (options.cookieSecret.length < 16) throw new TypeError('cookieSecret must be at least 16 characters');
-  const issuer = options.issuer;
+  const cookieSecret = cookieSecretOf(options.cookieSecret);
   const ctx: IdpContext = {
-    issuer: typeof issuer === 'function' ? () => issuer().replace(/\/$/, '') : () => issuer.replace(/\/$/, ''),
+    issuer: publicUrlOf(options.issuer),
     clients: options.clients,
     verifier: options.verifier,
     cardInfoKey: cardInfoKeyFrom(options.cardInfoPublicKey),
@@ -69,33 +70,18 @@ export async function buildIdpApp(options: IdpOptions): Promise<FastifyInstance>
     now: options.now ?? (() => new Date()),
     testMode: options.testMode ?? false,
   };
-  const app = Fastify({ logger: options.logger ?? false, ajv: { customOptions: { removeAdditional: false } } });
+  const app = portalFastify(options.logger);
   app.decorate('idpContext', ctx);
-
-  const send = (request: FastifyRequest, reply: FastifyReply, error: IdpError): FastifyReply => {
-    reply.code(error.status);
-    if (request.url.startsWith('/api/')) return reply.type('application/json; charset=utf-8').send(error.appBody(ctx.testMode));
-    if (request.routeOptions.config?.oauthJson) return reply.type('application/json; charset=utf-8').send(error.oauthBody());
-    return reply.type('text/html; charset=utf-8').send(renderErrorPage(error.code, error.detail));
-  };
-  app.setErrorHandler((error: FastifyError | IdpError, request, reply) => {
-    if (error instanceof IdpError) return send(request, reply, error);
-    if (error.validation || (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500)) {
-      return send(request, reply, new IdpError('invalid_request', error.message));
-    }
-    request.log.error(error);
-    return send(request, reply, new IdpError('server_error', ctx.testMode ? error.message : 'internal error'));
+  await app.register(errorAnswersPlugin<IdpErrorCode>, {
+    errorClass: IdpError,
+    codes: { badRequest: 'invalid_request', notFound: 'NOT_FOUND', internal: 'server_error' },
+    withDetail: ctx.testMode,
+    // The page says what was wrong whatever the mode: the person is sent back to the client.
+    page: (error) => renderErrorPage(error.code, error.detail),
+    json: (request, error) => (request.routeOptions.config?.oauthJson && error instanceof IdpError ? error.oauthBody() : undefined),
   });
-  app.setNotFoundHandler((request, reply) => send(request, reply, new IdpError('NOT_FOUND', `${request.method} ${request.url.split('?')[0]}`)));
-  app.addHook('onSend', async (_request, reply, payload) => {
-    if (String(reply.getHeader('content-type') ?? '').startsWith('text/html')) reply.header('content-security-policy', kCsp);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    return payload;
-  });
-
-  await app.register(fastifyCookie, { secret: options.cookieSecret });
-  await app.register(fastifyFormbody);
+  await app.register(securityHeadersPlugin, { contentSecurityPolicy: kCsp });
+  await app.register(browserInputPlugin, { cookieSecret });
   await app.register(oidcRoutes, { ctx });
   await registerLimitedApi(app, options.appRateLimit ?? kDefaultSignatureApiLimit, (message) => new IdpError('RATE_LIMITED', message), async (api) => {
     await api.register(appRoutes, { ctx });

@@ -3,7 +3,7 @@
  * and §5.2, RFC 6750 §3.1) keep their standard spelling because clients switch on them; the codes of
  * the phone app's API are the IdP's own, upper case like the portal's.
  */
-import { registryErrorClass } from '../shared/errors.js';
+import { registryErrorClass, type ErrorEntry } from '../shared/errors.js';
 
 export const kIdpErrors = {
   // OAuth 2.0 / OIDC
@@ -31,7 +31,7 @@ export const kIdpErrors = {
   HOLDER_UNAVAILABLE: { status: 503, message: '電子証明書の所有者情報を確認できませんでした。しばらくしてからお試しください。' },
   RATE_LIMITED: { status: 429, message: '認証の試行回数が多すぎます。しばらくしてからお試しください。' },
   NOT_FOUND: { status: 404, message: 'ページが見つかりません。' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, ErrorEntry>;
 
 export type IdpErrorCode = keyof typeof kIdpErrors;
 
@@ -46,10 +46,5 @@ export class IdpError extends registryErrorClass('IdpError', kIdpErrors) {
   /** The OAuth JSON body (RFC 6749 §5.2). */
   oauthBody(): { error: string; error_description: string } {
     return { error: this.code, error_description: this.detail };
-  }
-
-  /** The phone app's JSON body, shaped like the portal's `{ code, message }`. */
-  appBody(withDetail: boolean): { code: string; message: string; detail?: string } {
-    return { code: this.code, message: this.userMessage, ...(withDetail ? { detail: this.detail } : {}) };
   }
 }

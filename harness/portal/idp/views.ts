@@ -1,23 +1,15 @@
 /** The IdP's pages: the waiting page with the QR code and the deep link, and the error page. */
 import { html, type SafeHtml } from '../shared/html.js';
+import { refreshEvery, renderLayout } from '../shared/page.js';
 
 function layout(title: string, body: SafeHtml, options: { refreshSeconds?: number } = {}): string {
-  return html`<!doctype html>
-<html lang="ja">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-${options.refreshSeconds ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : ''}
-<title>${title} | デジタル認証（テスト）</title>
-</head>
-<body>
-<header><p>デジタル認証（テスト用IdP）</p></header>
-<main>
-<h1>${title}</h1>
-${body}
-</main>
-</body>
-</html>`.value;
+  return renderLayout({
+    title,
+    site: 'デジタル認証（テスト）',
+    header: html`<header><p>デジタル認証（テスト用IdP）</p></header>`,
+    head: options.refreshSeconds ? refreshEvery(options.refreshSeconds) : undefined,
+    body,
+  });
 }
 
 export function renderAuthorizePage(input: { clientName: string; scopes: string[]; deepLink: string; qrImage: string; failure?: string | undefined }): string {

@@ -1,16 +1,18 @@
 /**
  * The mock portal as an app factory: `buildApp(options)` returns a ready fastify instance and never
  * listens (server.ts does; tests use `inject()`). One plugin per route area, all sharing one
- * `PortalContext`; every refusal goes through the one error handler here, as `{ code, message }`
- * for the API and as the error page (E-01) for pages.
+ * `PortalContext`; every refusal goes through the portals' one error handler
+ * (../shared/error-answers.ts), as `{ code, message }` for the API and as the error page (E-01) for pages.
  */
 import { createHmac, createPublicKey, type KeyObject } from 'node:crypto';
-import fastifyCookie from '@fastify/cookie';
-import fastifyFormbody from '@fastify/formbody';
 import rateLimit from '@fastify/rate-limit';
-import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { browserInputPlugin } from '../shared/browser-input.js';
+import { browserSessionsPlugin } from '../shared/browser-sessions.js';
 import { cardInfoKeyFrom } from '../shared/card-info.js';
+import { errorAnswersPlugin } from '../shared/error-answers.js';
+import { cookieSecretOf, portalFastify } from '../shared/portal-setup.js';
+import { securityHeadersPlugin } from '../shared/security-headers.js';
 import type { PortalContext, PortalDefects } from './context.js';
 import { openPortalDatabase } from './db.js';
 import { PortalError, type PortalErrorCode } from './errors.js';
@@ -100,7 +102,7 @@ function contentSecurityPolicy(pcAgentUrl: string): string {
 }
 
 export async function buildApp(options: PortalOptions): Promise<FastifyInstance> {
-  if (options.cookieSecret.length < 16) throw new TypeError('cookieSecret must be at least 16 characters');
+  const cookieSecret = cookieSecretOf(options.cookieSecret);
   const pcAgentUrl = options.pcAgentUrl ?? kDefaultPcAgentUrl;
   const csp = contentSecurityPolicy(pcAgentUrl);
   const cardInfoKey = cardInfoKeyFrom(options.cardInfoPublicKey);
@@ -121,7 +123,7 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
     testMode: options.testMode ?? false,
     secureCookies: options.publicUrl?.startsWith('https:') ?? false,
     qrEvents: new QrEvents(),
-    sessionKey: createHmac('sha256', options.cookieSecret).update('portal session key').digest(),
+    sessionKey: createHmac('sha256', cookieSecret).update('portal session key').digest(),
     limits,
     defects: options.defects ?? {},
     streams: new StreamCounter(limits),
@@ -132,55 +134,22 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
   const limitedError = (what: string) => (_request: FastifyRequest, context: { max: number; after: string }) =>
     new PortalError('RATE_LIMITED', `more than ${context.max} ${what} in ${context.after}`);
 
-  const app = Fastify({
-    logger: options.logger ?? false,
-    // Refuse unknown fields instead of silently dropping them (fastify's default): a client that
-    // sends what the protocol does not define should hear about it.
-    ajv: { customOptions: { removeAdditional: false } },
-  }).withTypeProvider<TypeBoxTypeProvider>();
+  const app = portalFastify(options.logger, db);
   // For tests and the runner, which need to see what the portal holds (e.g. whether a page is
   // listening to a QR session) without reaching into a plugin.
   app.decorate('portalContext', ctx);
-  app.addHook('onClose', async () => {
-    db.close();
+  await app.register(errorAnswersPlugin<PortalErrorCode>, {
+    errorClass: PortalError,
+    codes: { byStatus: { 413: 'PAYLOAD_TOO_LARGE', 415: 'UNSUPPORTED_MEDIA_TYPE', 429: 'RATE_LIMITED' } },
+    withDetail: ctx.testMode,
+    page: (error, detail) => renderErrorPage(error.code, detail),
   });
-
-  const sendError = (request: FastifyRequest, reply: FastifyReply, error: PortalError): FastifyReply => {
-    reply.code(error.status);
-    if (request.url.startsWith('/api/')) return reply.type('application/json; charset=utf-8').send(error.body(ctx.testMode));
-    return reply.type('text/html; charset=utf-8').send(renderErrorPage(error.code, ctx.testMode ? error.detail : undefined));
-  };
-
-  app.setErrorHandler((error: FastifyError | PortalError, request, reply) => {
-    if (error instanceof PortalError) return sendError(request, reply, error);
-    let code: PortalErrorCode;
-    if (error.validation) code = 'BAD_REQUEST';
-    else if (error.statusCode === 429) code = 'RATE_LIMITED';
-    else if (error.statusCode === 413) code = 'PAYLOAD_TOO_LARGE';
-    else if (error.statusCode === 415) code = 'UNSUPPORTED_MEDIA_TYPE';
-    else if (error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500) code = 'BAD_REQUEST';
-    else {
-      request.log.error(error);
-      code = 'INTERNAL_ERROR';
-    }
-    return sendError(request, reply, new PortalError(code, error.message));
-  });
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new PortalError('NOT_FOUND', `${request.method} ${request.url}`)));
-
-  app.addHook('onSend', async (_request, reply, payload) => {
-    const type = String(reply.getHeader('content-type') ?? '');
-    if (type.startsWith('text/html')) reply.header('content-security-policy', csp);
-    reply.header('x-content-type-options', 'nosniff');
-    reply.header('referrer-policy', 'no-referrer');
-    return payload;
-  });
-
-  await app.register(fastifyCookie, { secret: options.cookieSecret });
-  await app.register(fastifyFormbody);
+  await app.register(securityHeadersPlugin, { contentSecurityPolicy: csp });
+  await app.register(browserInputPlugin, { cookieSecret });
 
   // The browser-facing areas share sessions and CSRF protection, in one scope of their own...
   await app.register(async (browser) => {
-    registerSessions(browser, ctx);
+    await browser.register(browserSessionsPlugin, { sessions: { register: (scope) => registerSessions(scope, ctx) } });
     if (loginLimit) {
       // One store for the whole scope, so every route that hooks `browser.rateLimit()` shares the
       // same counter per address: the QR login cannot be used to get round the PC login's limit.
@@ -212,5 +181,5 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
   });
 
   await app.ready();
-  return app as unknown as FastifyInstance;
+  return app;
 }

@@ -6,11 +6,7 @@
  * the two in step).
  */
 import type { FastifyReply } from 'fastify';
-
-export interface PortalErrorEntry {
-  readonly status: number;
-  readonly message: string;
-}
+import { isRegistryCode, registryErrorClass, type ErrorEntry } from '../shared/errors.js';
 
 export const kPortalErrors = {
   BAD_REQUEST: { status: 400, message: 'リクエストの内容に誤りがあります。' },
@@ -93,42 +89,18 @@ export const kPortalErrors = {
   },
   SUBMISSION_NOT_FOUND: { status: 404, message: '申請の送信記録が見つかりません。' },
   INTERNAL_ERROR: { status: 500, message: 'システムエラーが発生しました。しばらく時間をおいてから、もう一度お試しください。' },
-} as const satisfies Record<string, PortalErrorEntry>;
+} as const satisfies Record<string, ErrorEntry>;
 
 export type PortalErrorCode = keyof typeof kPortalErrors;
 
 export const kPortalErrorCodes = Object.keys(kPortalErrors) as PortalErrorCode[];
 
 export function isPortalErrorCode(code: string): code is PortalErrorCode {
-  return Object.hasOwn(kPortalErrors, code);
-}
-
-/** What every error answer carries; `detail` (why, for the runner's report) only in test mode. */
-export interface PortalErrorBody {
-  code: PortalErrorCode;
-  message: string;
-  detail?: string;
+  return isRegistryCode(kPortalErrors, code);
 }
 
 /** Thrown anywhere in a request; the app's one error handler turns it into the answer. */
-export class PortalError extends Error {
-  readonly status: number;
-  constructor(
-    readonly code: PortalErrorCode,
-    /** For logs and test mode: what exactly was wrong. Never shown to people by default. */
-    readonly detail?: string,
-  ) {
-    super(detail ? `${code}: ${detail}` : code);
-    this.name = 'PortalError';
-    this.status = kPortalErrors[code].status;
-  }
-
-  body(withDetail: boolean): PortalErrorBody {
-    const body: PortalErrorBody = { code: this.code, message: kPortalErrors[this.code].message };
-    if (withDetail && this.detail) body.detail = this.detail;
-    return body;
-  }
-}
+export class PortalError extends registryErrorClass('PortalError', kPortalErrors) {}
 
 /** Sends `{ code, message }` with the registry's status, for handlers that answer rather than throw. */
 export function sendPortalError(reply: FastifyReply, code: PortalErrorCode, detail?: string, withDetail = false): FastifyReply {

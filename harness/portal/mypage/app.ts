@@ -10,15 +10,19 @@ import type { FastifyInstance } from 'fastify';
 import { cardInfoKeyFrom } from '../shared/card-info.js';
 import { flawSet, type PortalFlaw } from '../shared/flaws.js';
 import type { HolderDirectory } from '../shared/holders.js';
-import { LoginThrottle } from '../shared/login-throttle.js';
-import { buildSmallPortalApp, smallPortalBasics, type SmallPortalOptions } from '../shared/app.js';
+import { browserInputPlugin } from '../shared/browser-input.js';
+import { browserSessionsPlugin } from '../shared/browser-sessions.js';
+import { errorAnswersPlugin } from '../shared/error-answers.js';
+import { cookieSecretOf, portalFastify, publicUrlOf } from '../shared/portal-setup.js';
+import { securityHeadersPlugin } from '../shared/security-headers.js';
 import { kDefaultSignatureApiLimit, registerLimitedApi } from '../shared/signature-api-limit.js';
+import { accountGuards, type SmallPortalOptions } from '../shared/small-portal-options.js';
 import type { Verifier } from '../verification/types.js';
 import { kOnlineApplications, type OnlineApplication } from './catalogue.js';
-import { myPageCodeGuard, Outbox } from './codes.js';
+import { Outbox } from './codes.js';
 import type { MyPageContext } from './context.js';
 import { openMyPageDatabase } from './db.js';
-import { MyPageError } from './errors.js';
+import { MyPageError, type MyPageErrorCode } from './errors.js';
 import { LinkTransactions } from './link-transactions.js';
 import { accountRoutes } from './routes/account.js';
 import { linkPageRoutes, xidApiRoutes } from './routes/link.js';
@@ -51,47 +55,40 @@ export interface MyPageOptions extends SmallPortalOptions {
 const kCsp = "default-src 'self'; img-src 'self' data:; script-src 'none'; style-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 export async function buildMyPageApp(options: MyPageOptions): Promise<FastifyInstance> {
-  const basics = smallPortalBasics(options);
+  const cookieSecret = cookieSecretOf(options.cookieSecret);
+  const publicUrl = publicUrlOf(options.publicUrl);
+  const now = options.now ?? (() => new Date());
   const db = openMyPageDatabase(options.db ?? ':memory:');
   const ctx: MyPageContext = {
     store: new MyPageStore(db),
-    sessions: new MyPageSessions(basics.now, basics.secure),
+    sessions: new MyPageSessions(now, () => publicUrl().startsWith('https:')),
     outbox: new Outbox(),
-    codes: myPageCodeGuard(basics.now, basics.defects.unlimitedCodes),
-    logins: new LoginThrottle(basics.now, MyPageError, basics.defects.unlimitedPasswordTries ? false : undefined),
-    transactions: new LinkTransactions(basics.now),
+    ...accountGuards(now, MyPageError, options.defects),
+    transactions: new LinkTransactions(now),
     verifier: options.verifier,
     cardInfoKey: cardInfoKeyFrom(options.cardInfoPublicKey),
     holders: options.holders,
     flaws: flawSet(options.flaws),
     applications: options.applications ?? kOnlineApplications,
-    publicUrl: basics.publicUrl,
-    now: basics.now,
-    testMode: basics.testMode,
+    publicUrl,
+    now,
+    testMode: options.testMode ?? false,
   };
-  return buildSmallPortalApp({
-    fastify: { logger: options.logger ?? false, ajv: { customOptions: { removeAdditional: false } } },
-    contextProperty: 'myPageContext',
-    context: ctx,
-    cookieSecret: basics.cookieSecret,
-    testMode: ctx.testMode,
-    db,
-    errorClass: MyPageError,
-    renderError,
-    contentSecurityPolicy: () => kCsp,
-    sessions: ctx.sessions,
-    pages: async (browser) => {
-      await browser.register(accountRoutes, { ctx });
-      await browser.register(postBoxRoutes, { ctx });
-      await browser.register(linkPageRoutes, { ctx });
-    },
-    apis: async (app) => {
-      await registerLimitedApi(app, options.appRateLimit ?? kDefaultSignatureApiLimit, (message) => new MyPageError('RATE_LIMITED', message), async (api) => {
-        await api.register(xidApiRoutes, { ctx });
-      });
-    },
-    testApi: async (app) => {
-      await app.register(testApiRoutes, { ctx });
-    },
+  const app = portalFastify(options.logger, db);
+  app.decorate('myPageContext', ctx);
+  await app.register(errorAnswersPlugin<MyPageErrorCode>, { errorClass: MyPageError, withDetail: ctx.testMode, page: renderError });
+  await app.register(securityHeadersPlugin, { contentSecurityPolicy: kCsp });
+  await app.register(browserInputPlugin, { cookieSecret });
+  await app.register(async (browser) => {
+    await browser.register(browserSessionsPlugin, { sessions: ctx.sessions });
+    await browser.register(accountRoutes, { ctx });
+    await browser.register(postBoxRoutes, { ctx });
+    await browser.register(linkPageRoutes, { ctx });
   });
+  await registerLimitedApi(app, options.appRateLimit ?? kDefaultSignatureApiLimit, (message) => new MyPageError('RATE_LIMITED', message), async (api) => {
+    await api.register(xidApiRoutes, { ctx });
+  });
+  if (ctx.testMode) await app.register(testApiRoutes, { ctx });
+  await app.ready();
+  return app;
 }

@@ -3,7 +3,7 @@
  * messages for people. Form refusals re-render the form with the message; the rest show the error
  * page, or JSON under /api/.
  */
-import { registryErrorClass } from '../shared/errors.js';
+import { registryErrorClass, type ErrorEntry } from '../shared/errors.js';
 
 export const kMyPageErrors = {
   BAD_REQUEST: { status: 400, message: '入力内容を確認してください。' },
@@ -44,7 +44,7 @@ export const kMyPageErrors = {
   HOLDER_UNAVAILABLE: { status: 503, message: '電子証明書の所有者情報を確認できませんでした。しばらくしてからお試しください。' },
   CARD_ALREADY_LINKED: { status: 409, message: 'このマイナンバーカードはすでに別のアカウントに連携されています。連携済みのアカウントでログインしてください。' },
   INTERNAL_ERROR: { status: 500, message: 'エラーが発生しました。しばらくしてからお試しください。' },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, ErrorEntry>;
 
 export type MyPageErrorCode = keyof typeof kMyPageErrors;
 

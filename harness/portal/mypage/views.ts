@@ -5,8 +5,10 @@
  * 連携済み, デジタル郵便受け（POST） → 「デジタル郵便受けを設定する」 → 「同意する」 → 「設定する」 → 設定は完了です,
  * and オンライン申請. Every value goes through `html`.
  */
+import type { RegistryError } from '../shared/errors.js';
 import { html, type SafeHtml } from '../shared/html.js';
-import { csrfInput, errorBody, formAlert, portalPage, type FormState } from '../shared/page.js';
+import { csrfInput, errorBody, formAlert, portalPage, type FormState } from '../shared/forms.js';
+import { refreshEvery } from '../shared/page.js';
 import type { OnlineApplication } from './catalogue.js';
 import type { Account, CardLink } from './store.js';
 
@@ -14,11 +16,10 @@ export const kPortalName = 'SENDAIポータル（テスト）';
 /** xID's own help page, which the guide points to for the app's steps. */
 export const kXidHelpUrl = 'https://help.xid.inc/25790a22b17f49f88fdeed6d2b7aa015';
 
-export type { FormState } from '../shared/page.js';
+export type { FormState } from '../shared/forms.js';
 
 export function page(title: string, body: SafeHtml, options: { refreshSeconds?: number } = {}): string {
-  // A line for the refresh on every page, empty when there is none.
-  return portalPage(kPortalName, title, body, options.refreshSeconds ? html`<meta http-equiv="refresh" content="${options.refreshSeconds}">` : '');
+  return portalPage(kPortalName, title, body, options.refreshSeconds ? refreshEvery(options.refreshSeconds) : undefined);
 }
 
 export function renderHome(account: Account | undefined): string {
@@ -210,6 +211,7 @@ export function renderPostBoxDone(): string {
 <p><a href="/mypage" data-testid="back-to-mypage">マイページへ</a></p>`);
 }
 
-export function renderError(code: string, message: string, detail: string | undefined): string {
-  return page('エラー', errorBody(code, message, detail));
+/** The error page; `detail` only in test mode. */
+export function renderError(error: RegistryError, detail: string | undefined): string {
+  return page('エラー', errorBody(error.code, error.userMessage, detail));
 }

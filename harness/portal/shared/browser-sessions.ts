@@ -7,6 +7,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
 
 export const kCsrfField = '_csrf';
 const kIdleMs = 30 * 60_000;
@@ -130,3 +131,13 @@ export class BrowserSessions<S extends BrowserSession> {
     return session;
   }
 }
+
+export interface BrowserSessionsPluginOptions {
+  /** The portal's sessions: the hooks that load a request's session and check its CSRF token. */
+  sessions: { register(app: FastifyInstance): void };
+}
+
+/** The sessions in the scope that registers this plugin (the portal's browser pages), nowhere else. */
+export const browserSessionsPlugin = fp(async (app: FastifyInstance, options: BrowserSessionsPluginOptions) => {
+  options.sessions.register(app);
+}, { name: 'browser-sessions' });

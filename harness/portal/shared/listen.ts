@@ -23,3 +23,14 @@ export async function listenApp(app: FastifyInstance, host: string, port: number
   const url = `http://${host.includes(':') ? `[${host}]` : host}:${boundPort}`;
   return { url, app, close: () => app.close() };
 }
+
+/**
+ * For an app that must know its own URL (redirects, QR codes, `iss`): builds it with `given`, or
+ * with the URL it is bound to once it listens, and reports that URL.
+ */
+export async function listenAtOwnUrl(given: string | undefined, host: string, port: number, build: (url: string | (() => string)) => Promise<FastifyInstance>): Promise<RunningApp> {
+  let bound = '';
+  const running = await listenApp(await build(given ?? (() => bound)), host, port);
+  bound = running.url;
+  return { ...running, url: given ?? bound };
+}

@@ -1,51 +1,44 @@
 /**
- * The page frame of the small portals (city portal, My Page) and the pieces their forms share.
- * Every value goes through `html`.
+ * The page frame of every portal: `lang="ja"`, the document title with the site's name after it,
+ * the portal's own header, and the title again as the page's heading. Every value goes through `html`.
  */
 import { html, type HtmlValue, type SafeHtml } from './html.js';
-import { kCsrfField } from './browser-sessions.js';
 
-export interface FormState {
-  csrfToken: string;
-  error?: string | undefined;
-  errorCode?: string | undefined;
+export interface PageLayout {
+  /** The heading, and the document title before ` | ${site}`. */
+  title: string;
+  site: string;
+  /** The whole `<header>` element: each portal's banner. */
+  header: SafeHtml;
+  /** Stylesheets, by URL. */
+  styles?: readonly string[];
+  /** More elements for `<head>`: a page's metadata and scripts, a refresh. */
+  head?: HtmlValue;
+  body: SafeHtml;
 }
 
-/**
- * A whole page: the portal's name in the title and in the header's link home, the title as the
- * heading. `head`, when given, has a line of its own before the title (My Page's refresh).
- */
-export function portalPage(portalName: string, title: string, body: SafeHtml, head?: HtmlValue): string {
+export function renderLayout(page: PageLayout): string {
   return html`<!doctype html>
 <html lang="ja">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
-${head === undefined ? '' : html`${head}
-`}<title>${title} | ${portalName}</title>
-</head>
+<title>${page.title} | ${page.site}</title>
+${(page.styles ?? []).map((href) => html`<link rel="stylesheet" href="${href}">
+`)}${page.head === undefined ? '' : html`${page.head}
+`}</head>
 <body>
-<header><p><a href="/">${portalName}</a></p></header>
+${page.header}
 <main>
-<h1>${title}</h1>
-${body}
+<h1 data-testid="page-title">${page.title}</h1>
+${page.body}
 </main>
 </body>
-</html>`.value;
+</html>
+`.value;
 }
 
-export function csrfInput(token: string): SafeHtml {
-  return html`<input type="hidden" name="${kCsrfField}" value="${token}">`;
-}
-
-/** The refusal a form is shown again with, if any. */
-export function formAlert(form: FormState): HtmlValue {
-  return form.error && html`<p role="alert" data-testid="error" data-code="${form.errorCode ?? ''}">${form.error}</p>`;
-}
-
-/** The error page's body; the detail only in test mode. */
-export function errorBody(code: string, message: string, detail: string | undefined): SafeHtml {
-  return html`<p role="alert" data-testid="error" data-code="${code}">${message}</p>
-${detail && html`<p data-testid="error-detail">${detail}</p>`}
-<p><a href="/">トップへ戻る</a></p>`;
+/** For `head`: the page reloads itself every `seconds` (waiting pages, which have no scripts). */
+export function refreshEvery(seconds: number): SafeHtml {
+  return html`<meta http-equiv="refresh" content="${seconds}">`;
 }

@@ -1,7 +1,8 @@
 /**
- * The frame every page shares: `lang="ja"`, the mock portal's banner (so nobody mistakes it for
- * the real Mynaportal), the page title and the screen number the guide prints on each screen
- * (`画面番号:B-01`), which scenarios use to know where they are.
+ * What every page of this portal adds to the portals' frame (../../shared/page.ts): the mock portal's
+ * banner (so nobody mistakes it for the real Mynaportal), its stylesheet, the CSRF token for page
+ * scripts, and the screen number the guide prints on each screen (`画面番号:B-01`), which scenarios
+ * use to know where they are.
  *
  * Screen numbers from the Mynaportal guide: A-02 (メインメニュー), B-01, B-02. The guide prints
  * none for the other screens; these are ours, in its pattern: T-01 トップ, L-01 ログイン,
@@ -9,6 +10,7 @@
  * AP-01 入力, AP-02 確認 (電子署名), AP-03 完了, M-02 署名アプリ案内.
  */
 import { html, type SafeHtml } from '../../shared/html.js';
+import { renderLayout } from '../../shared/page.js';
 
 export interface PageSpec {
   title: string;
@@ -30,28 +32,17 @@ export function renderPage(spec: PageSpec): string {
           <button type="submit" data-testid="logout">ログアウト</button>
         </form>`
       : null;
-  return html`<!doctype html>
-<html lang="ja">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${spec.title} | マイナポータル（jpki-hil 模擬）</title>
-${spec.csrfToken !== undefined ? html`<meta name="csrf-token" content="${spec.csrfToken}">` : null}
-<link rel="stylesheet" href="/static/portal.css">
-${spec.head}
-</head>
-<body>
-<header class="site-header">
+  return renderLayout({
+    title: spec.title,
+    site: 'マイナポータル（jpki-hil 模擬）',
+    styles: ['/static/portal.css'],
+    head: [spec.csrfToken !== undefined ? html`<meta name="csrf-token" content="${spec.csrfToken}">` : null, spec.head],
+    header: html`<header class="site-header">
   <p class="brand"><a href="/">マイナポータル</a> <span class="mock-label">jpki-hil 模擬ポータル（テスト用）</span></p>
   <nav><span>使い方</span> <span>よくある質問</span></nav>
   ${logout}
-</header>
-<main>
-<h1 data-testid="page-title">${spec.title}</h1>
-${spec.body}
-<p class="screen-id" data-testid="screen-id">画面番号:${spec.screenId}</p>
-</main>
-</body>
-</html>
-`.value;
+</header>`,
+    body: html`${spec.body}
+<p class="screen-id" data-testid="screen-id">画面番号:${spec.screenId}</p>`,
+  });
 }
