@@ -34,8 +34,8 @@ export function artifactsUnder(dir: string): Record<string, Buffer> {
 
 /**
  * Where each secret shows: "file: form" lines, empty when none does. A short digit PIN is looked for
- * as a token of its own (not inside a longer number, a hash or a decimal), since "0740" may well be
- * part of a timestamp; longer secrets anywhere.
+ * as a token of its own (not inside a longer number, a hash or a decimal such as a Playwright trace's
+ * `"timestamp":3806.517`), since "0740" may well be part of a time; longer secrets anywhere.
  */
 export function findSecrets(files: Record<string, string | Buffer>, secrets: readonly string[]): string[] {
   const found: string[] = [];
@@ -44,7 +44,7 @@ export function findSecrets(files: Record<string, string | Buffer>, secrets: rea
     for (const secret of secrets) {
       const hex = Buffer.from(secret, 'utf8').toString('hex');
       if (text.includes(hex) || text.includes(hex.toUpperCase())) found.push(`${name}: ${secret} in hex`);
-      const token = /^\d{1,5}$/.test(secret) ? new RegExp(`(?<![0-9A-Za-z.])${secret}(?![0-9A-Za-z])`) : undefined;
+      const token = /^\d{1,5}$/.test(secret) ? new RegExp(`(?<![0-9A-Za-z.])${secret}(?![0-9A-Za-z]|\\.[0-9])`) : undefined;
       if (token ? token.test(text) : text.includes(Buffer.from(secret, 'utf8').toString('latin1'))) found.push(`${name}: ${secret} as text`);
     }
   }
