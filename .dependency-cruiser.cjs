@@ -31,7 +31,7 @@ const kAllowed = {
   'harness/profiles': [...kLeaves, 'harness/package-root.ts'],
   'harness/readers': [...kLeaves, kEmulator, 'harness/stats', 'harness/profiles'],
   'harness/agents': [...kLeaves, 'harness/readers', 'harness/jpki', 'harness/cms'],
-  'harness/portal': [...kLeaves, 'harness/cms'],
+  'harness/portal': [...kLeaves, 'harness/package-root.ts', 'harness/cms'],
   'harness/fixtures': [...kLeaves, kEmulator, 'harness/package-root.ts', 'harness/readers', 'harness/jpki', 'harness/agents', 'harness/portal', 'harness/browser', 'harness/profiles', 'harness/stats'],
   'harness/runner': [...kLeaves, 'harness/package-root.ts', 'harness/fixtures', 'harness/readers', 'harness/jpki', 'harness/agents', 'harness/portal', 'harness/browser', 'harness/profiles', 'harness/stats', 'harness/cms'],
   reports: [...kLeaves, 'harness/runner/results.ts', 'harness/runner/reporter-api.ts'],
@@ -56,6 +56,13 @@ module.exports = {
       comment: 'Outside emulator/, the card is reached only through emulator/index.ts.',
       from: { pathNot: '^emulator/' },
       to: { path: '^emulator/', pathNot: `^${escape(kEmulator)}$` },
+    },
+    {
+      name: 'page-scripts-in-the-page',
+      severity: 'error',
+      comment: 'A portal page script (harness/portal/*/browser/) runs in the browser: it may import only its own folder.',
+      from: { path: '^harness/portal/([^/]+)/browser/' },
+      to: { pathNot: '^harness/portal/$1/browser/' },
     },
     {
       name: 'decoder-apart-from-encoder',

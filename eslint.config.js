@@ -17,4 +17,6 @@ export default tseslint.config(
       eqeqeq: ['error', 'always'],
     },
   },
+  // The portals' page scripts run in the browser, not in Node (tsconfig.browser.json).
+  { files: ['harness/portal/*/browser/**/*.ts'], languageOptions: { globals: { ...globals.browser } } },
 );

@@ -72,3 +72,4 @@ fi
 
 say "building (tsc)"
 npx --no-install tsc -p tsconfig.build.json
+npx --no-install tsc -p tsconfig.browser.json

@@ -8,6 +8,7 @@ import { createHmac, createPublicKey, type KeyObject } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { browserInputPlugin } from '../shared/browser-input.js';
+import { browserScripts } from '../shared/browser-scripts.js';
 import { browserSessionsPlugin } from '../shared/browser-sessions.js';
 import { cardInfoKeyFrom } from '../shared/card-info.js';
 import { errorAnswersPlugin } from '../shared/error-answers.js';
@@ -146,6 +147,7 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
   });
   await app.register(securityHeadersPlugin, { contentSecurityPolicy: csp });
   await app.register(browserInputPlugin, { cookieSecret });
+  await app.register(browserScripts, { sourceDir: 'harness/portal/mynaportal/browser' });
 
   // The browser-facing areas share sessions and CSRF protection, in one scope of their own...
   await app.register(async (browser) => {

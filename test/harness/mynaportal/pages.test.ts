@@ -2,7 +2,6 @@
  * The pages outside the flows, the static files, the session cookie, the security headers, the
  * not-found answers, and the public verification API mounted beside the browser routes.
  */
-import { Script } from 'node:vm';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { kAgentMessages } from '../../../harness/portal/mynaportal/agent-messages.js';
@@ -44,7 +43,7 @@ describe('portal pages', () => {
     for (const testId of ['qr-code', 'qr-panel', 'login-status', 'login-error', 'cancel']) expect(response.body, testId).toContain(`data-testid="${testId}"`);
     expect(response.body).toContain(`<meta name="pc-agent-url" content="${kAgentUrl}">`);
     expect(response.body).toMatch(/<meta name="csrf-token" content="[A-Za-z0-9_-]{43}">/);
-    expect(response.body).toContain('<script src="/static/login.js" defer></script>');
+    expect(response.body).toContain('<script type="module" src="/static/login.js"></script>');
     const messages = JSON.parse(/id="login-messages">([\s\S]*?)<\/script>/.exec(response.body)![1]!) as { agent: Record<string, string> };
     expect(messages.agent.PIN_BLOCKED).toBe(kAgentMessages.PIN_BLOCKED);
     expect(messages.agent.AGENT_UNREACHABLE).toBe(kAgentMessages.AGENT_UNREACHABLE);
@@ -79,11 +78,18 @@ describe('portal pages', () => {
     expect(response.headers['x-content-type-options']).toBe('nosniff');
   });
 
-  it('serves the login script (valid JavaScript following the protocol) and the style sheet', async () => {
+  it('serves the login script as a module whose imports it also serves, and the style sheet', async () => {
     const script = await app.inject({ method: 'GET', url: '/static/login.js' });
     expect(script.headers['content-type']).toBe('text/javascript; charset=utf-8');
-    expect(() => new Script(script.body)).not.toThrow();
-    for (const step of ["'/api/login/nonce'", "type: 'sign'", "type: 'readCardInfo'", "'/api/login/link'", "'/api/qr/sessions'", 'new EventSource']) expect(script.body).toContain(step);
+    for (const step of ["'/api/login/nonce'", "type: 'sign'", "type: 'readCardInfo'", "'/api/login/link'", "'/api/qr/sessions'"]) expect(script.body).toContain(step);
+    const imports = [...script.body.matchAll(/from '\.\/([\w-]+\.js)'/g)].map((m) => m[1]!);
+    expect(imports).toContain('page.js');
+    for (const name of imports) {
+      const imported = await app.inject({ method: 'GET', url: `/static/${name}` });
+      expect(imported.statusCode, name).toBe(200);
+      expect(imported.headers['content-type']).toBe('text/javascript; charset=utf-8');
+    }
+    expect((await app.inject({ method: 'GET', url: '/static/page.js' })).body).toContain('new EventSource');
     const css = await app.inject({ method: 'GET', url: '/static/portal.css' });
     expect(css.headers['content-type']).toBe('text/css; charset=utf-8');
     expect(css.body).toContain('.screen-id');

@@ -9,7 +9,6 @@
  *     POST /applications/:id/submit          re-verifies the signature → 303 /applications/:id/complete
  *     GET  /applications/:id/complete        AP-03 申請完了, with the submission number
  *     GET  /m/sign                           M-02: the https hand-off opened outside the app
- *     GET  /static/application.js
  *   page scripts (CSRF header):
  *     POST /api/applications/prefill { basic4, basic4Signature }  → { name, address }
  *     POST /api/applications/:id/signing {}                        → { id, link, qr, qrImage, expiresAt }
@@ -40,7 +39,6 @@ import { later, type PortalContext, type PortalPluginOptions } from '../context.
 import { isPortalErrorCode, kPortalErrors, PortalError, type PortalErrorCode } from '../errors.js';
 import { base64, kEmptyBody } from '../schemas.js';
 import { comparableText, signerIdentity } from '../signer-identity.js';
-import { kApplicationScript } from '../static/application-script.js';
 import type { ApplicationRow, SessionRow, SigningSessionRow } from '../store.js';
 import type { CertificateSummary, VerificationResult } from '../../verification/types.js';
 import { renderApplicationComplete, renderApplicationConfirm, renderApplicationForm, renderSignLanding, type ApplicationForm } from '../views/application-pages.js';
@@ -303,7 +301,6 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     if (ctx.store.failSigningSession(row.id, code, message, ctx.now())) publish(row.id, { type: 'failed', code, message });
   }
 
-  app.get('/static/application.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(kApplicationScript));
 
   app.get('/m/sign', async (_request, reply) => reply.type(kHtml).send(renderSignLanding()));
 

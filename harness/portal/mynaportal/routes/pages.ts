@@ -5,13 +5,13 @@
  *   GET /login         ログイン (L-01): IC card reader or smartphone
  *   GET /logged-out    ログアウト完了 (L-02)
  *   GET /m/qr-login    what a phone browser shows for the QR URL outside the app (M-01)
- *   GET /static/login.js, /static/portal.css
+ *   GET /static/portal.css (the page scripts are served by shared/browser-scripts.ts)
  */
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { PortalPluginOptions } from '../context.js';
-import { kLoginScript, kPortalCss } from '../static/login-script.js';
 import { ensureSession } from '../session.js';
 import { renderLoginPage } from '../views/login-page.js';
+import { kPortalCss } from '../views/portal-css.js';
 import { renderLoggedOutPage, renderQrLandingPage, renderTopPage } from '../views/simple-pages.js';
 
 const kHtml = 'text/html; charset=utf-8';
@@ -32,8 +32,6 @@ export const pageRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async 
   app.get('/logged-out', async (_request, reply) => reply.type(kHtml).send(renderLoggedOutPage()));
 
   app.get('/m/qr-login', async (_request, reply) => reply.type(kHtml).send(renderQrLandingPage()));
-
-  app.get('/static/login.js', async (_request, reply) => reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(kLoginScript));
 
   app.get('/static/portal.css', async (_request, reply) => reply.type('text/css; charset=utf-8').header('cache-control', 'no-cache').send(kPortalCss));
 };

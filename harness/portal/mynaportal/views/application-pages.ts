@@ -7,6 +7,7 @@
  */
 import { kAgentMessages, kUnknownAgentMessage } from '../agent-messages.js';
 import { html, jsonData, type SafeHtml } from '../../shared/html.js';
+import type { ApplicationPageMessages } from '../browser/page-data.js';
 import { renderPage } from './layout.js';
 
 export interface ApplicationForm {
@@ -55,7 +56,7 @@ export function renderApplicationForm(view: {
 }): string {
   const { form, errors } = view;
   const head = html`<meta name="pc-agent-url" content="${view.pcAgentUrl}">
-<script src="/static/application.js" defer></script>`;
+<script type="module" src="/static/application.js"></script>`;
   const body = html`
 <p>申請内容を入力してください。氏名と住所は、マイナンバーカードから入力することもできます（ICカードリーダライタと、券面事項入力補助用の暗証番号（数字4桁）が必要です）。</p>
 <form method="post" action="/applications/confirm" data-testid="application-form">
@@ -73,13 +74,13 @@ export function renderApplicationForm(view: {
   <p class="error" data-testid="application-error" role="alert" hidden></p>
   <div class="actions"><a class="button" href="/menu">戻る</a><button type="submit" class="primary" data-testid="to-confirm">確認画面へ進む</button></div>
 </form>
-${jsonData('application-messages', { agent: kAgentMessages, unknownAgent: kUnknownAgentMessage, status: kApplicationStatusMessages })}`;
+${jsonData('application-messages', { agent: kAgentMessages, unknownAgent: kUnknownAgentMessage, status: kApplicationStatusMessages } satisfies ApplicationPageMessages)}`;
   return renderPage({ title: '申請内容の入力', screenId: 'AP-01', body, csrfToken: view.csrfToken, head, logoutCsrfToken: view.csrfToken });
 }
 
 export function renderApplicationConfirm(view: { id: string; form: ApplicationForm; appliedOn: string; signed: boolean; csrfToken: string }): string {
   const keys = Object.keys(kLabels) as (keyof ApplicationForm)[];
-  const head = html`<script src="/static/application.js" defer></script>`;
+  const head = html`<script type="module" src="/static/application.js"></script>`;
   const body = html`
 <p>入力内容を確認しましたら「電子署名を行う」を押してください。電子署名には、マイナンバーカードと署名用電子証明書のパスワード（英数字6文字以上16文字以下）が必要です。</p>
 <table class="form" data-testid="confirm-table">
@@ -104,7 +105,7 @@ export function renderApplicationConfirm(view: { id: string; form: ApplicationFo
   <input type="hidden" name="_csrf" value="${view.csrfToken}">
   <div class="actions"><a class="button" href="/applications/new">1つ前の画面に戻る</a><button type="submit" class="primary" data-testid="submit"${view.signed ? null : html` disabled`}>申請する</button></div>
 </form>
-${jsonData('application-messages', { agent: kAgentMessages, unknownAgent: kUnknownAgentMessage, status: kApplicationStatusMessages })}`;
+${jsonData('application-messages', { agent: kAgentMessages, unknownAgent: kUnknownAgentMessage, status: kApplicationStatusMessages } satisfies ApplicationPageMessages)}`;
   return renderPage({ title: '申請内容の確認', screenId: 'AP-02', body, csrfToken: view.csrfToken, head, logoutCsrfToken: view.csrfToken });
 }
 

@@ -5,6 +5,7 @@
  */
 import { kAgentMessages, kQrExpiredMessage, kUnknownAgentMessage, kWrongPinWithTries } from '../agent-messages.js';
 import { html, jsonData } from '../../shared/html.js';
+import type { LoginPageMessages } from '../browser/page-data.js';
 import { renderPage } from './layout.js';
 
 /** What the script says while it works, and for failures that are neither the agent's nor the portal's. */
@@ -22,7 +23,7 @@ export const kLoginStatusMessages = {
 
 export function renderLoginPage(options: { csrfToken: string; pcAgentUrl: string }): string {
   const head = html`<meta name="pc-agent-url" content="${options.pcAgentUrl}">
-<script src="/static/login.js" defer></script>`;
+<script type="module" src="/static/login.js"></script>`;
   const body = html`
 <p>ログインにあたってはマイナンバーカードの利用者証明用電子証明書パスワード（4桁の数字）の入力が必要です。</p>
 <div class="login-methods">
@@ -51,6 +52,6 @@ ${jsonData('login-messages', {
   unknownAgent: kUnknownAgentMessage,
   qrExpired: kQrExpiredMessage,
   status: kLoginStatusMessages,
-})}`;
+} satisfies LoginPageMessages)}`;
   return renderPage({ title: 'ログイン', screenId: 'L-01', body, csrfToken: options.csrfToken, head });
 }
