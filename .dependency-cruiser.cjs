@@ -58,6 +58,20 @@ module.exports = {
       to: { path: '^emulator/', pathNot: `^${escape(kEmulator)}$` },
     },
     {
+      name: 'portals-apart',
+      severity: 'error',
+      comment: 'A portal imports only itself, harness/portal/shared/ and harness/portal/verification/; what two portals share goes to shared/.',
+      from: { path: '^harness/portal/([^/]+)/', pathNot: '^harness/portal/(shared|verification)/' },
+      to: { path: '^harness/portal/', pathNot: '^harness/portal/($1|shared|verification)/' },
+    },
+    {
+      name: 'portal-shared-parts-below-the-portals',
+      severity: 'error',
+      comment: 'harness/portal/shared/ and verification/ serve every portal, so they import none of them.',
+      from: { path: '^harness/portal/(shared|verification)/' },
+      to: { path: '^harness/portal/', pathNot: '^harness/portal/(shared|verification)/' },
+    },
+    {
       name: 'page-scripts-in-the-page',
       severity: 'error',
       comment: 'A portal page script (harness/portal/*/browser/) runs in the browser: it may import only its own folder.',

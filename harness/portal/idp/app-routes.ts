@@ -9,8 +9,7 @@
  */
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import { verifyCardInfo } from '../shared/card-info.js';
-import { PortalError } from '../mynaportal/errors.js';
+import { CardInfoError, verifyCardInfo } from '../shared/card-info.js';
 import { HolderDirectoryError, type CertificateHolder } from '../shared/holders.js';
 import { VerificationInputError } from '../verification/errors.js';
 import { IdpError } from './errors.js';
@@ -132,11 +131,11 @@ export async function appRoutes(app: FastifyInstance, { ctx }: { ctx: IdpContext
       try {
         person = verifyCardInfo(fromBase64(body.basic4), fromBase64(body.basic4Signature), ctx.cardInfoKey, holder);
       } catch (e) {
-        if (!(e instanceof PortalError)) throw e;
+        if (!(e instanceof CardInfoError)) throw e;
         transaction.state = 'failed';
         const mismatch = e.code === 'CARD_INFO_MISMATCH';
         transaction.failure = mismatch ? '券面事項が、認証に使われたマイナンバーカードのものではありません。' : 'マイナンバーカードの券面事項を確認できませんでした。';
-        throw new IdpError(mismatch ? 'CARD_INFO_MISMATCH' : 'CARD_INFO_INVALID', e.detail ?? e.message);
+        throw new IdpError(e.code, e.detail);
       }
       transaction.sub = ctx.store.linkCertificate(certificateKey, person, holder ? ctx.store.subjectOfHolder(holder.person) : undefined);
       transaction.state = 'authenticated';

@@ -7,7 +7,7 @@
  */
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import type { CertificateHolder } from '../shared/holders.js';
-import type { PersonIdentity } from '../mynaportal/store.js';
+import type { PersonIdentity } from '../shared/card-info.js';
 
 /** An /authorize request that passed validation. */
 export interface AuthorizationRequest {

@@ -8,11 +8,22 @@
  */
 import { randomBytes } from 'node:crypto';
 import { fromBase64, toBase64 } from '../../../iso7816/bytes.js';
-import { verifyCardInfo } from '../shared/card-info.js';
+import { CardInfoError, verifyCardInfo, type PersonIdentity } from '../shared/card-info.js';
 import { kLoginStepTtlMs, kRegistrationTtlMs, later, type PortalContext } from './context.js';
 import { isPortalErrorCode, PortalError } from './errors.js';
 import { HolderDirectoryError, type CertificateHolder } from '../shared/holders.js';
-import type { CertificateRef, PendingLogin } from './store.js';
+import type { PendingLogin } from './store/logins.js';
+import type { CertificateRef } from './store/people.js';
+
+/** The posted card info checked (shared/card-info.ts), a refusal answered from this portal's registry. */
+export function checkedCardInfo(ctx: PortalContext, basic4B64: string, basic4SignatureB64: string, holder?: CertificateHolder): PersonIdentity {
+  try {
+    return verifyCardInfo(fromBase64(basic4B64), fromBase64(basic4SignatureB64), ctx.cardInfoKey, holder);
+  } catch (e) {
+    if (e instanceof CardInfoError) throw new PortalError(e.code, e.detail);
+    throw e;
+  }
+}
 
 export type NonceOwner = { sessionId: string } | { qrSessionId: string };
 
@@ -22,7 +33,7 @@ export function issueNonce(ctx: PortalContext, owner: NonceOwner): { nonce: stri
   const now = ctx.now();
   const nonce = toBase64(randomBytes(kNonceBytes));
   const expiresAt = later(now, kLoginStepTtlMs);
-  ctx.store.createNonce(nonce, owner, now, expiresAt);
+  ctx.store.logins.createNonce(nonce, owner, now, expiresAt);
   return { nonce, expiresAt: expiresAt.toISOString() };
 }
 
@@ -35,13 +46,13 @@ export function spendNonce(ctx: PortalContext, nonceB64: string, owner: NonceOwn
   const bytes = fromBase64(nonceB64);
   // Look up the canonical encoding, so that a client re-encoding the same bytes is not refused.
   const nonce = toBase64(bytes);
-  const row = ctx.store.getNonce(nonce);
+  const row = ctx.store.logins.getNonce(nonce);
   const mine = row && ('sessionId' in owner ? row.sessionId === owner.sessionId : row.qrSessionId === owner.qrSessionId);
   if (!row || !mine) throw new PortalError('NONCE_UNKNOWN', 'this nonce was not issued to this session');
   if (row.usedAt) throw new PortalError('NONCE_USED', `the nonce was used at ${row.usedAt}`);
   const now = ctx.now();
   if (Date.parse(row.expiresAt) <= now.getTime()) throw new PortalError('NONCE_EXPIRED', `the nonce expired at ${row.expiresAt}`);
-  if (!ctx.store.useNonce(nonce, now)) throw new PortalError('NONCE_USED', 'the nonce was used by a concurrent request');
+  if (!ctx.store.logins.useNonce(nonce, now)) throw new PortalError('NONCE_USED', 'the nonce was used by a concurrent request');
   return bytes;
 }
 
@@ -103,21 +114,21 @@ export async function holderOf(ctx: PortalContext, certificate: Pick<Certificate
  * step); else wait for card info to fill the registration in.
  */
 export async function finishSignatureStep(ctx: PortalContext, sessionId: string, certificate: CertificateRef): Promise<LoginNext> {
-  const linked = ctx.store.findCertificate(certificate.issuer, certificate.serial);
+  const linked = ctx.store.people.findCertificate(certificate.issuer, certificate.serial);
   if (linked) {
-    ctx.store.logIn(sessionId, linked.personId, certificate, ctx.now());
+    ctx.store.logins.logIn(sessionId, linked.personId, certificate, ctx.now());
     return '/menu';
   }
   // The flaw skips the issuer: whoever the card info names will be the person (linkCardInfo).
   const holder = ctx.flaws.has('trust-client-card-info') ? undefined : await holderOf(ctx, certificate);
   const now = ctx.now();
-  const known = holder && ctx.store.findPersonByHolder(holder.person);
+  const known = holder && ctx.store.people.findPersonByHolder(holder.person);
   if (known) {
-    if (!ctx.store.findCertificate(certificate.issuer, certificate.serial)) ctx.store.linkCertificate(known.id, certificate, undefined, now);
-    ctx.store.logIn(sessionId, known.id, certificate, now);
+    if (!ctx.store.people.findCertificate(certificate.issuer, certificate.serial)) ctx.store.people.linkCertificate(known.id, certificate, undefined, now);
+    ctx.store.logins.logIn(sessionId, known.id, certificate, now);
     return '/menu';
   }
-  ctx.store.setPending(sessionId, { stage: 'card-info', certificate, ...(holder ? { holder } : {}), expiresAt: later(now, kLoginStepTtlMs).toISOString() });
+  ctx.store.logins.setPending(sessionId, { stage: 'card-info', certificate, ...(holder ? { holder } : {}), expiresAt: later(now, kLoginStepTtlMs).toISOString() });
   return 'card-info';
 }
 
@@ -138,18 +149,18 @@ export function linkCardInfo(ctx: PortalContext, sessionId: string, pending: Pen
   const waiting = pendingCardInfo(ctx, pending);
   const flawed = ctx.flaws.has('trust-client-card-info');
   if (!flawed && !waiting.holder) throw new PortalError('LOGIN_PENDING_EXPIRED', 'the pending login was made before the issuer was asked; log in again');
-  const person = verifyCardInfo(fromBase64(basic4B64), fromBase64(basic4SignatureB64), ctx.cardInfoKey, flawed ? undefined : waiting.holder);
+  const person = checkedCardInfo(ctx, basic4B64, basic4SignatureB64, flawed ? undefined : waiting.holder);
   const now = ctx.now();
   // Registered meanwhile (another browser, a phone): this card joins that account.
-  const existing = waiting.holder ? ctx.store.findPersonByHolder(waiting.holder.person) : ctx.store.findPerson(person);
+  const existing = waiting.holder ? ctx.store.people.findPersonByHolder(waiting.holder.person) : ctx.store.people.findPerson(person);
   if (existing) {
-    if (!ctx.store.findCertificate(waiting.certificate.issuer, waiting.certificate.serial)) {
-      ctx.store.linkCertificate(existing.id, waiting.certificate, person.address, now);
+    if (!ctx.store.people.findCertificate(waiting.certificate.issuer, waiting.certificate.serial)) {
+      ctx.store.people.linkCertificate(existing.id, waiting.certificate, person.address, now);
     }
-    ctx.store.logIn(sessionId, existing.id, waiting.certificate, now);
+    ctx.store.logins.logIn(sessionId, existing.id, waiting.certificate, now);
     return '/menu';
   }
-  ctx.store.setPending(sessionId, {
+  ctx.store.logins.setPending(sessionId, {
     stage: 'register',
     certificate: waiting.certificate,
     person,

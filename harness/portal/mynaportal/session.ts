@@ -19,7 +19,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { constantTimeEqual } from '../../../iso7816/bytes.js';
 import { kSessionIdleMs, later, type PortalContext } from './context.js';
 import { PortalError } from './errors.js';
-import type { SessionRow } from './store.js';
+import type { SessionRow } from './store/logins.js';
 
 export const kSessionCookie = 'jpki_portal_session';
 export const kCsrfField = '_csrf';
@@ -76,16 +76,16 @@ function loadSession(ctx: PortalContext, request: FastifyRequest): { session: Se
   if (!unsigned.valid || !unsigned.value) return null;
   const token = unsigned.value;
   const id = sessionIdOf(token);
-  const session = ctx.store.getSession(id);
+  const session = ctx.store.logins.getSession(id);
   const now = ctx.now();
   if (!session || Date.parse(session.expiresAt) <= now.getTime()) {
     // Expired (its row goes) or never stored: what is left is an empty session under the same cookie.
-    if (session) ctx.store.deleteSession(id);
+    if (session) ctx.store.logins.deleteSession(id);
     return { session: anonymousSession(ctx, token), stored: false };
   }
   // Idle timeout: every request that finds the session keeps it alive.
   const expiresAt = later(now, kSessionIdleMs);
-  ctx.store.extendSession(id, expiresAt);
+  ctx.store.logins.extendSession(id, expiresAt);
   const loaded = { ...session, expiresAt: expiresAt.toISOString() };
   // Logged in (or registering) by a phone and not yet claimed by its browser: logged out till then.
   if (loaded.awaitingClaim !== null) return { session: { ...loaded, personId: null, certIssuer: null, certSerial: null, loggedInAt: null, pending: null }, stored: true };
@@ -143,7 +143,7 @@ export function requireSession(request: FastifyRequest): SessionRow {
 export function storedSession(ctx: PortalContext, request: FastifyRequest): SessionRow {
   const session = requireSession(request);
   if (!request.portalSessionStored) {
-    ctx.store.createSession(session.id, session.csrfToken, ctx.now(), new Date(session.expiresAt));
+    ctx.store.logins.createSession(session.id, session.csrfToken, ctx.now(), new Date(session.expiresAt));
     request.portalSessionStored = true;
   }
   return session;
@@ -159,21 +159,21 @@ export function rotateSession(ctx: PortalContext, request: FastifyRequest, reply
   const old = storedSession(ctx, request);
   if (ctx.defects.keepSessionAtLogin) {
     // The deliberate flaw: the session logged in keeps the id it had before (session fixation).
-    ctx.store.setAwaitingClaim(old.id, null);
-    request.portalSession = ctx.store.getSession(old.id)!;
+    ctx.store.logins.setAwaitingClaim(old.id, null);
+    request.portalSession = ctx.store.logins.getSession(old.id)!;
     return request.portalSession;
   }
   const token = randomToken();
   const id = sessionIdOf(token);
-  ctx.store.rotateSession(old.id, id, csrfTokenOf(ctx, token), later(ctx.now(), kSessionIdleMs));
+  ctx.store.logins.rotateSession(old.id, id, csrfTokenOf(ctx, token), later(ctx.now(), kSessionIdleMs));
   setSessionCookie(ctx, reply, token);
-  request.portalSession = ctx.store.getSession(id)!;
+  request.portalSession = ctx.store.logins.getSession(id)!;
   return request.portalSession;
 }
 
 /** Ends the session: the row goes (with its nonces and QR sessions) and the cookie is cleared. */
 export function endSession(ctx: PortalContext, request: FastifyRequest, reply: FastifyReply): void {
-  if (request.portalSession) ctx.store.deleteSession(request.portalSession.id);
+  if (request.portalSession) ctx.store.logins.deleteSession(request.portalSession.id);
   request.portalSession = null;
   request.portalSessionStored = false;
   reply.clearCookie(kSessionCookie, { path: '/', httpOnly: true, sameSite: 'lax', secure: ctx.secureCookies });
@@ -182,6 +182,6 @@ export function endSession(ctx: PortalContext, request: FastifyRequest, reply: F
 /** Re-reads the session row after a change made in this request. */
 export function reloadSession(ctx: PortalContext, request: FastifyRequest): SessionRow | null {
   if (!request.portalSession) return null;
-  request.portalSession = ctx.store.getSession(request.portalSession.id) ?? null;
+  request.portalSession = ctx.store.logins.getSession(request.portalSession.id) ?? null;
   return request.portalSession;
 }

@@ -1,7 +1,7 @@
 /** My Page's accounts, card links and post boxes over its database. */
 import { randomUUID } from 'node:crypto';
 import { AccountStore } from '../shared/accounts.js';
-import type { PersonIdentity } from '../mynaportal/store.js';
+import type { PersonIdentity } from '../shared/card-info.js';
 
 export { hashPassword } from '../shared/accounts.js';
 

@@ -14,9 +14,7 @@ import { createHash, createPublicKey, constants, verify, type KeyObject } from '
 import { readTlv, readTlvList } from '../../../iso7816/tlv.js';
 import { constantTimeEqual, toHex } from '../../../iso7816/bytes.js';
 import { parseKenhojoBasic4 } from '../../../common/card-info-format.js';
-import { PortalError } from '../mynaportal/errors.js';
 import type { CertificateHolder } from './holders.js';
-import type { PersonIdentity } from '../mynaportal/store.js';
 
 const kTag = { basic4: 0xff20, name: 0xdf22, sex: 0xdf25, hashes: 0xff30, myNumberHash: 0xdf31, basic4Hash: 0xdf32, signature: 0xdf33 } as const;
 
@@ -34,8 +32,32 @@ export function cardInfoKeyFrom(key: KeyObject | Uint8Array): KeyObject {
   return publicKey;
 }
 
-function invalid(detail: string): PortalError {
-  return new PortalError('CARD_INFO_INVALID', detail);
+/** The kenhojo basic 4 as a portal keeps them, once they have checked out. */
+export interface PersonIdentity {
+  name: string;
+  /** YYYY-MM-DD. */
+  birth: string;
+  sex: string;
+  address: string;
+}
+
+/**
+ * Why the card info was not believed: CARD_INFO_INVALID (not issuer-signed, or malformed) or
+ * CARD_INFO_MISMATCH (issuer-signed, but another card's). Each portal answers it with the code of
+ * the same name from its own registry; `detail` is the reason for test mode.
+ */
+export class CardInfoError extends Error {
+  constructor(
+    readonly code: 'CARD_INFO_INVALID' | 'CARD_INFO_MISMATCH',
+    readonly detail: string,
+  ) {
+    super(detail);
+    this.name = 'CardInfoError';
+  }
+}
+
+function invalid(detail: string): CardInfoError {
+  return new CardInfoError('CARD_INFO_INVALID', detail);
 }
 
 /** The bytes from the start of the DF22 TLV to the end of the DF25 TLV inside EF 0002. */
@@ -57,8 +79,8 @@ function basic4Span(ef0002: Uint8Array): Uint8Array {
 }
 
 /**
- * Verifies the basic 4 against EF 0003 with the card-info key and returns them; throws
- * CARD_INFO_INVALID (with the reason as detail) for anything that does not check out. With the
+ * Verifies the basic 4 against EF 0003 with the card-info key and returns them; throws a
+ * CardInfoError CARD_INFO_INVALID (with the reason as detail) for anything that does not check out. With the
  * `holder` of the authentication certificate (holders.ts), the files must also be that card's own
  * (the issuer's digest of its basic 4), else CARD_INFO_MISMATCH.
  */
@@ -81,12 +103,12 @@ export function verifyCardInfo(ef0002: Uint8Array, ef0003: Uint8Array, cardInfoK
     // Issuer-signed is not enough: the files are static, so anyone who once read a card can post
     // them. They must be the ones the issuer wrote into the card whose certificate just signed.
     if (holder !== undefined && holder.cardInfoDigest !== toHex(basic4Hash.value)) {
-      throw new PortalError('CARD_INFO_MISMATCH', `the card info is not the one the issuer wrote into the card of certificate ${holder.serial}`);
+      throw new CardInfoError('CARD_INFO_MISMATCH', `the card info is not the one the issuer wrote into the card of certificate ${holder.serial}`);
     }
     const basic4 = parseKenhojoBasic4(ef0002);
     return { name: basic4.name, birth: basic4.birth, sex: basic4.sex, address: basic4.address };
   } catch (e) {
-    if (e instanceof PortalError) throw e;
+    if (e instanceof CardInfoError) throw e;
     // RangeError/TypeError from the TLV codec or the kenhojo parser: malformed bytes.
     throw invalid((e as Error).message);
   }

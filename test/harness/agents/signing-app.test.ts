@@ -81,7 +81,7 @@ describe('the signing app', () => {
     expect(await signer.review()).toEqual({ recipient: 'jpki-hil市', title: '〇〇ポイント申請', appliedOn: expect.stringMatching(/^\d{4}-\d{2}-\d{2}$/) });
     expect(JSON.parse(Buffer.from(signer.reviewed!.document).toString('utf8'))).toMatchObject({ applicationId: id });
     await expect(signer.consentAndSign('jpki2026')).resolves.toEqual({ ok: true });
-    expect(app.portalContext.store.getApplication(id)).toMatchObject({ state: 'signed' });
+    expect(app.portalContext.store.applications.getApplication(id)).toMatchObject({ state: 'signed' });
     // The hand-off is single use.
     await expect(signer.consentAndSign('JPKI2026')).rejects.toMatchObject({ code: 'SIGN_SESSION_USED', source: 'portal' });
   });

@@ -131,9 +131,9 @@ describe('the portal under attack (HTTP on loopback)', () => {
 
   it('writes no session row for the login page, however often it is loaded', async () => {
     const store = (running.app as FastifyInstance).portalContext.store;
-    const before = store.countSessions();
+    const before = store.logins.countSessions();
     for (let i = 0; i < 50; i++) expect((await fetch(`${running.url}/login`)).status).toBe(200);
-    expect(store.countSessions()).toBe(before);
+    expect(store.logins.countSessions()).toBe(before);
   });
 
   it('caps event streams per session (429) and in all (503), and waiting QR codes per session (429)', async () => {

@@ -107,7 +107,7 @@ describe('first login, registration and the main menu', () => {
     const authCertificate = new X509Certificate(Buffer.from(card.image.applets.jpki.files['000A']!, 'base64'));
     expect(byTestId(menu.body, 'certificate-expiry')).toBe(formatJstDate(new Date(authCertificate.validTo)));
 
-    const account = app.portalContext.store.getAccount(app.portalContext.store.findPerson({ name: '番号　太郎', birth: '1985-04-01', sex: '1' })!.id)!;
+    const account = app.portalContext.store.people.getAccount(app.portalContext.store.people.findPerson({ name: '番号　太郎', birth: '1985-04-01', sex: '1' })!.id)!;
     expect(account.emails).toEqual(['maina_dad@example.com', 'maina_mom@example.com']);
     expect(account.flags.notifyNotices).toBe(false);
     expect(account.flags.notifyLogin).toBe(true);
@@ -124,10 +124,10 @@ describe('first login, registration and the main menu', () => {
     const menu = await browser.get('/menu');
     expect(byTestId(menu.body, 'previous-login')).toBe(formatJstDateTime(before));
     const store = app.portalContext.store;
-    const person = store.findPerson({ name: '番号　太郎', birth: '1985-04-01', sex: '1' })!;
-    const linked = store.certificatesOf(person.id)[0]!;
+    const person = store.people.findPerson({ name: '番号　太郎', birth: '1985-04-01', sex: '1' })!;
+    const linked = store.people.certificatesOf(person.id)[0]!;
     expect(byTestId(menu.body, 'certificate-expiry')).toBe(formatJstDate(new Date(linked.notAfter)));
-    expect(store.countPersons()).toBe(1);
+    expect(store.people.countPersons()).toBe(1);
   });
 
   it('links a renewed card for the same identity to the same account, without registration', async () => {
@@ -136,9 +136,9 @@ describe('first login, registration and the main menu', () => {
     const menu = await browser.get('/menu');
     expect(byTestId(menu.body, 'nickname')).toBe('マイナ父');
     const store = app.portalContext.store;
-    const person = store.findPerson({ name: '番号　太郎', birth: '1985-04-01', sex: '1' })!;
-    expect(store.certificatesOf(person.id)).toHaveLength(2);
-    expect(store.countPersons()).toBe(1);
+    const person = store.people.findPerson({ name: '番号　太郎', birth: '1985-04-01', sex: '1' })!;
+    expect(store.people.certificatesOf(person.id)).toHaveLength(2);
+    expect(store.people.countPersons()).toBe(1);
     // From now on the renewed card is known: no card-info step.
     const again = new Browser(app);
     await again.get('/login');
@@ -157,7 +157,7 @@ describe('first login, registration and the main menu', () => {
     const after = await browser.get('/account/new');
     expect(after.statusCode).toBe(410);
     expect(after.body).toContain('data-code="LOGIN_PENDING_EXPIRED"');
-    expect(app.portalContext.store.countPersons()).toBe(1);
+    expect(app.portalContext.store.people.countPersons()).toBe(1);
   });
 
   it('logs out: the session ends, the menu refuses, ログアウト完了 is shown', async () => {

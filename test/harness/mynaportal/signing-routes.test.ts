@@ -193,7 +193,7 @@ describe('online application with an electronic signature', () => {
     expect((await other.get(`/api/submissions/${submissionId}/verify`)).json()).toMatchObject({ code: 'SUBMISSION_NOT_FOUND' });
 
     // openssl, as a third party would check the stored signature.
-    const stored = app.portalContext.store.getSubmission(submissionId)!;
+    const stored = app.portalContext.store.applications.getSubmission(submissionId)!;
     writeFileSync(join(world.dir, 'sig.p7s'), stored.cms);
     writeFileSync(join(world.dir, 'document.json'), stored.document);
     const args = ['cms', '-verify', '-binary', '-inform', 'DER', '-in', 'sig.p7s', '-content', 'document.json', '-CAfile', join(world.caDir, 'sign-ca.pem'), '-purpose', 'any', '-out', 'out.json'];
@@ -228,12 +228,12 @@ describe('online application with an electronic signature', () => {
     const signedId = await apply(pc);
     const signing = await startSigning(pc, signedId);
     expect((await complete(signing, await cmsOf(renewed, 'JPKI2026', (await documentOf(signing)).document))).statusCode).toBe(200);
-    const row = app.portalContext.store.getApplication(signedId)!;
+    const row = app.portalContext.store.applications.getApplication(signedId)!;
     app.portalContext.store.db.prepare('UPDATE applications SET document = ? WHERE id = ?').run(row.document.replace('テスト市', 'よその市'), signedId);
     const submit = await pc.postForm(`/applications/${signedId}/submit`, {});
     expect(submit.statusCode).toBe(401);
     expect(submit.body).toContain('data-code="DOCUMENT_MISMATCH"');
-    expect(app.portalContext.store.submissionOf(signedId)).toBeUndefined();
+    expect(app.portalContext.store.applications.submissionOf(signedId)).toBeUndefined();
   });
 
   it('refuses malformed CMS, unknown or expired hand-offs, and another browser’s event stream', async () => {

@@ -14,7 +14,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { defaultFormValues, formValuesFromBody, formValuesFromDraft, kNotificationFlags, validateAccountForm } from '../account-form.js';
 import type { PortalContext, PortalPluginOptions } from '../context.js';
 import { PortalError } from '../errors.js';
-import type { PendingLogin, SessionRow } from '../store.js';
+import type { PendingLogin, SessionRow } from '../store/logins.js';
 import { requireSession, rotateSession } from '../session.js';
 import { renderAccountConfirmPage, renderAccountDonePage, renderAccountInputPage } from '../views/account-pages.js';
 
@@ -74,7 +74,7 @@ export const accountRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = asy
     if (!result.ok) {
       return reply.code(400).type(kHtml).send(renderAccountInputPage({ csrfToken: session.csrfToken, values, errors: result.errors }));
     }
-    ctx.store.setPending(session.id, { ...pending, draft: result.draft });
+    ctx.store.logins.setPending(session.id, { ...pending, draft: result.draft });
     return reply.type(kHtml).header('cache-control', 'no-store').send(renderAccountConfirmPage({ csrfToken: session.csrfToken, draft: result.draft }));
   });
 
@@ -86,28 +86,28 @@ export const accountRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = asy
     if (!pending.draft) return reply.redirect('/account/new', 303);
     const now = ctx.now();
     // The issuer's person id decides; only the trust-client-card-info flaw leaves it out (flaws.ts).
-    const existing = pending.holder !== undefined ? ctx.store.findPersonByHolder(pending.holder) : ctx.store.findPerson(pending.person);
+    const existing = pending.holder !== undefined ? ctx.store.people.findPersonByHolder(pending.holder) : ctx.store.people.findPerson(pending.person);
     let personId: string;
     if (existing) {
       // Registered meanwhile from another browser: this card joins that account, as a renewed card would.
       personId = existing.id;
-      if (!ctx.store.findCertificate(pending.certificate.issuer, pending.certificate.serial)) {
-        ctx.store.linkCertificate(personId, pending.certificate, pending.person.address, now);
+      if (!ctx.store.people.findCertificate(pending.certificate.issuer, pending.certificate.serial)) {
+        ctx.store.people.linkCertificate(personId, pending.certificate, pending.person.address, now);
       }
     } else {
-      personId = ctx.store.register(pending.person, pending.draft, pending.certificate, now, pending.holder);
+      personId = ctx.store.people.register(pending.person, pending.draft, pending.certificate, now, pending.holder);
     }
-    ctx.store.logIn(session.id, personId, pending.certificate, now);
+    ctx.store.logins.logIn(session.id, personId, pending.certificate, now);
     // Logged in: a new session id and CSRF token, so no one who knew the session before is in it.
     const fresh = rotateSession(ctx, request, reply);
-    const account = ctx.store.getAccount(personId)!;
+    const account = ctx.store.people.getAccount(personId)!;
     return reply.type(kHtml).send(renderAccountDonePage({ nickname: account.nickname, logoutCsrfToken: fresh.csrfToken }));
   });
 
   // キャンセル posts the whole form (it is a button of the form), so any B-01 field may come along.
   app.post('/account/cancel', { schema: { body: Type.Partial(kAccountFormBody) } }, async (request, reply) => {
     const session = requireSession(request);
-    if (session.pending) ctx.store.setPending(session.id, null);
+    if (session.pending) ctx.store.logins.setPending(session.id, null);
     return reply.redirect('/', 303);
   });
 };

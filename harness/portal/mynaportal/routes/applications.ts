@@ -34,12 +34,13 @@ import * as pkijs from 'pkijs';
 import QRCode from 'qrcode';
 import { constantTimeEqual, fromBase64, toBase64 } from '../../../../iso7816/bytes.js';
 import { jstIsoDate } from '../../../../common/jst.js';
-import { verifyCardInfo } from '../../shared/card-info.js';
 import { later, type PortalContext, type PortalPluginOptions } from '../context.js';
 import { isPortalErrorCode, kPortalErrors, PortalError, type PortalErrorCode } from '../errors.js';
 import { base64, kEmptyBody } from '../schemas.js';
 import { comparableText, signerIdentity } from '../signer-identity.js';
-import type { ApplicationRow, SessionRow, SigningSessionRow } from '../store.js';
+import type { ApplicationRow, SigningSessionRow } from '../store/applications.js';
+import type { SessionRow } from '../store/logins.js';
+import { checkedCardInfo } from '../login-service.js';
 import type { CertificateSummary, VerificationResult } from '../../verification/types.js';
 import { renderApplicationComplete, renderApplicationConfirm, renderApplicationForm, renderSignLanding, type ApplicationForm } from '../views/application-pages.js';
 import { revocationReasonText, signingAppMessage } from '../views/signing-messages.js';
@@ -281,24 +282,24 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
 
   /** The person's application, or APPLICATION_NOT_FOUND (also for another person's). */
   function ownApplication(session: { personId: string }, id: string): ApplicationRow {
-    const application = ctx.store.getApplication(id);
+    const application = ctx.store.applications.getApplication(id);
     if (!application || application.personId !== session.personId) throw new PortalError('APPLICATION_NOT_FOUND', `no application ${id} of this person`);
     return application;
   }
 
   /** The signing session a phone names and proves: unknown, ended, expired (or its browser gone). */
   function phoneSigningSession(id: string, token: string): SigningSessionRow {
-    const row = ctx.store.getSigningSession(id);
+    const row = ctx.store.applications.getSigningSession(id);
     if (!row || !constantTimeEqual(Buffer.from(tokenHash(token)), Buffer.from(row.tokenHash))) throw new PortalError('SIGN_SESSION_UNKNOWN', 'no signing session with this id and token');
     if (row.state !== 'waiting') throw new PortalError('SIGN_SESSION_USED', `the signing session has ended (${row.state})`);
     if (isExpired(ctx, row)) throw new PortalError('SIGN_SESSION_EXPIRED', `the signing session expired at ${row.expiresAt}`);
-    const browser = ctx.store.getSession(row.browserSessionId);
+    const browser = ctx.store.logins.getSession(row.browserSessionId);
     if (!browser || isExpired(ctx, browser)) throw new PortalError('SIGN_SESSION_EXPIRED', 'the browser session that asked for the signature has ended');
     return row;
   }
 
   function fail(row: SigningSessionRow, code: string, message: string): void {
-    if (ctx.store.failSigningSession(row.id, code, message, ctx.now())) publish(row.id, { type: 'failed', code, message });
+    if (ctx.store.applications.failSigningSession(row.id, code, message, ctx.now())) publish(row.id, { type: 'failed', code, message });
   }
 
 
@@ -318,7 +319,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     }
     const id = randomBytes(16).toString('base64url');
     const now = ctx.now();
-    ctx.store.createApplication({ id, personId: session.personId, form: { ...form }, document: applicationDocument(id, form, jstIsoDate(now)) }, now);
+    ctx.store.applications.createApplication({ id, personId: session.personId, form: { ...form }, document: applicationDocument(id, form, jstIsoDate(now)) }, now);
     return reply.code(303).redirect(`/applications/${id}/confirm`);
   });
 
@@ -348,7 +349,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     // What is submitted must be what was signed: verify again, against the document as it is now.
     await verifyDocumentSignature(ctx, application.cms, Buffer.from(application.document, 'utf8'));
     const submissionId = `${jstIsoDate(ctx.now()).replace(/-/g, '')}-${randomBytes(4).toString('hex').toUpperCase()}`;
-    if (!ctx.store.submitApplication({ id: submissionId, applicationId: application.id, personId: session.personId, document: application.document, cms: application.cms }, ctx.now())) {
+    if (!ctx.store.applications.submitApplication({ id: submissionId, applicationId: application.id, personId: session.personId, document: application.document, cms: application.cms }, ctx.now())) {
       throw new PortalError('APPLICATION_ALREADY_SUBMITTED', `application ${application.id} was submitted concurrently`);
     }
     return reply.code(303).redirect(`/applications/${application.id}/complete`);
@@ -357,7 +358,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
   app.get('/applications/:id/complete', { schema: { params: Type.Object({ id: kIdSchema }) } }, async (request, reply) => {
     const session = loggedIn(request);
     const application = ownApplication(session, request.params.id);
-    const submission = ctx.store.submissionOf(application.id);
+    const submission = ctx.store.applications.submissionOf(application.id);
     if (!submission) throw new PortalError('APPLICATION_NOT_SIGNED', `application ${application.id} has not been submitted`);
     const summary = documentSummary(submission.document);
     return reply.type(kHtml).send(renderApplicationComplete({ submissionId: submission.id, title: summary.title, recipient: summary.recipient, logoutCsrfToken: session.csrfToken }));
@@ -373,7 +374,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     },
     async (request) => {
       loggedIn(request);
-      const person = verifyCardInfo(fromBase64(request.body.basic4), fromBase64(request.body.basic4Signature), ctx.cardInfoKey);
+      const person = checkedCardInfo(ctx, request.body.basic4, request.body.basic4Signature);
       return { name: person.name, address: person.address };
     },
   );
@@ -395,7 +396,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
       const token = randomBytes(32).toString('base64url');
       const now = ctx.now();
       const expiresAt = later(now, kSigningTtlMs);
-      ctx.store.createSigningSession({ id, tokenHash: tokenHash(token), applicationId: application.id, browserSessionId: session.id }, now, expiresAt);
+      ctx.store.applications.createSigningSession({ id, tokenHash: tokenHash(token), applicationId: application.id, browserSessionId: session.id }, now, expiresAt);
       const base = (ctx.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
       const link = `jpkihil-sign://sign?s=${id}&t=${token}&portal=${encodeURIComponent(base)}`;
       const qrImage = await QRCode.toDataURL(link, { errorCorrectionLevel: 'M', margin: 4, scale: 4 });
@@ -404,12 +405,12 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
   );
 
   app.get('/api/sign/sessions/:id/events', { schema: { params: Type.Object({ id: kIdSchema }) } }, async (request, reply) => {
-    const row = ctx.store.getSigningSession(request.params.id);
+    const row = ctx.store.applications.getSigningSession(request.params.id);
     if (!row) throw new PortalError('SIGN_SESSION_UNKNOWN', 'no signing session with this id');
     if (request.portalSession?.id !== row.browserSessionId) throw new PortalError('SIGN_SESSION_MISMATCH', 'the signing session belongs to another browser session');
     const place = ctx.streams.open(row.browserSessionId);
     if ('refused' in place) throw new PortalError(place.refused === 'session' ? 'TOO_MANY_STREAMS' : 'SERVER_BUSY', `event streams: the ${place.refused} limit is reached`);
-    const current = (): typeof row => ctx.store.getSigningSession(row.id) ?? row;
+    const current = (): typeof row => ctx.store.applications.getSigningSession(row.id) ?? row;
     return sendEventStream<SigningEvent>(reply, openStreams, {
       subscribe: (listener) => {
         events.on(row.id, listener);
@@ -421,7 +422,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
       expiresAtMs: Date.parse(current().expiresAt),
       now: () => ctx.now().getTime(),
       atExpiry: () => {
-        const latest = ctx.store.getSigningSession(row.id);
+        const latest = ctx.store.applications.getSigningSession(row.id);
         return (latest && finalEvent(ctx, latest)) ?? { type: 'expired' };
       },
       release: () => place.release(),
@@ -445,7 +446,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     },
     async (request) => {
       const row = phoneSigningSession(request.params.id, request.query.t);
-      const application = ctx.store.getApplication(row.applicationId);
+      const application = ctx.store.applications.getApplication(row.applicationId);
       if (!application) throw new PortalError('APPLICATION_NOT_FOUND', 'the application of this signing session is gone');
       return { summary: documentSummary(application.document), document: toBase64(Buffer.from(application.document, 'utf8')), expiresAt: row.expiresAt };
     },
@@ -464,7 +465,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
     },
     async (request) => {
       const row = phoneSigningSession(request.params.id, request.body.t);
-      const application = ctx.store.getApplication(row.applicationId);
+      const application = ctx.store.applications.getApplication(row.applicationId);
       if (!application) throw new PortalError('APPLICATION_NOT_FOUND', 'the application of this signing session is gone');
       if (application.state === 'submitted') throw new PortalError('APPLICATION_ALREADY_SUBMITTED', `application ${application.id} was submitted`);
       const cms = fromBase64(request.body.cms);
@@ -477,7 +478,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
         }
         throw e;
       }
-      if (!ctx.store.completeSigning(row.id, application.id, cms, ctx.now())) throw new PortalError('SIGN_SESSION_USED', 'the signing session ended while the signature was verified');
+      if (!ctx.store.applications.completeSigning(row.id, application.id, cms, ctx.now())) throw new PortalError('SIGN_SESSION_USED', 'the signing session ended while the signature was verified');
       publish(row.id, { type: 'signed' });
       return { ok: true };
     },
@@ -509,7 +510,7 @@ export const applicationRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> =
 
   app.get('/api/submissions/:id/verify', { schema: { params: Type.Object({ id: kSubmissionIdSchema }) } }, async (request) => {
     const session = loggedIn(request);
-    const submission = ctx.store.getSubmission(request.params.id);
+    const submission = ctx.store.applications.getSubmission(request.params.id);
     if (!submission || submission.personId !== session.personId) throw new PortalError('SUBMISSION_NOT_FOUND', `no submission ${request.params.id} of this person`);
     const base = { submissionId: submission.id, submittedAt: submission.submittedAt };
     try {

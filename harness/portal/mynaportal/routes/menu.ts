@@ -13,9 +13,9 @@ export const menuRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async 
   app.get('/menu', async (request, reply) => {
     const session = request.portalSession;
     if (!session?.personId || !session.loggedInAt) throw new PortalError('NOT_LOGGED_IN', 'the main menu needs a logged-in session');
-    const account = ctx.store.getAccount(session.personId);
+    const account = ctx.store.people.getAccount(session.personId);
     if (!account) throw new PortalError('NOT_LOGGED_IN', 'the session names a person without an account');
-    const certificate = session.certIssuer && session.certSerial ? ctx.store.findCertificate(session.certIssuer, session.certSerial) : undefined;
+    const certificate = session.certIssuer && session.certSerial ? ctx.store.people.findCertificate(session.certIssuer, session.certSerial) : undefined;
     const notAfter = certificate ? new Date(certificate.notAfter) : undefined;
     return reply
       .type('text/html; charset=utf-8')

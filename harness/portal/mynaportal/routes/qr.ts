@@ -28,7 +28,7 @@ import { isPortalErrorCode, kPortalErrors, PortalError } from '../errors.js';
 import { finishSignatureStep, issueNonce, linkCardInfo, spendNonce, verifyLoginSignature } from '../login-service.js';
 import type { QrEvent } from '../qr-events.js';
 import { base64, kEmptyBody, kNextAnswer, kQrIdSchema, kQrTokenSchema } from '../schemas.js';
-import type { QrSessionRow, QrState } from '../store.js';
+import type { QrSessionRow, QrState } from '../store/logins.js';
 import { rotateSession, storedSession } from '../session.js';
 
 const kFinalStates: readonly QrState[] = ['authenticated', 'failed'];
@@ -66,11 +66,11 @@ function finalEvent(ctx: PortalContext, qr: QrSessionRow): QrEvent | undefined {
  * that showed it is gone: nobody is left to log in).
  */
 function phoneQrSession(ctx: PortalContext, s: string, t: string): QrSessionRow {
-  const qr = ctx.store.getQrSession(s);
+  const qr = ctx.store.logins.getQrSession(s);
   if (!qr || !constantTimeEqual(Buffer.from(tokenHash(t)), Buffer.from(qr.tokenHash))) throw new PortalError('QR_UNKNOWN', 'no QR session with this id and token');
   if (kFinalStates.includes(qr.state)) throw new PortalError('QR_ALREADY_USED', `the QR session has ended (${qr.state})`);
   if (isExpired(ctx, qr)) throw new PortalError('QR_EXPIRED', `the QR session expired at ${qr.expiresAt}`);
-  const browser = ctx.store.getSession(qr.browserSessionId);
+  const browser = ctx.store.logins.getSession(qr.browserSessionId);
   if (!browser || Date.parse(browser.expiresAt) <= ctx.now().getTime()) throw new PortalError('QR_EXPIRED', 'the browser session that showed the QR code has ended');
   return qr;
 }
@@ -80,7 +80,7 @@ const kPhoneBase = { s: kQrIdSchema, t: kQrTokenSchema };
 export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (app, { ctx }) => {
   /** Ends a QR session as failed and tells its page; a session already ended stays as it was. */
   function fail(qrId: string, code: string): void {
-    if (ctx.store.moveQrSession(qrId, kOpenStates, 'failed', ctx.now(), { failCode: code })) {
+    if (ctx.store.logins.moveQrSession(qrId, kOpenStates, 'failed', ctx.now(), { failCode: code })) {
       ctx.qrEvents.publish(qrId, { type: 'failed', code, message: failureMessage(code) });
     }
   }
@@ -109,13 +109,13 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
     async (request) => {
       const session = storedSession(ctx, request);
       const now = ctx.now();
-      const mine = ctx.store.countOpenQrSessions(now, session.id);
+      const mine = ctx.store.logins.countOpenQrSessions(now, session.id);
       if (mine >= ctx.limits.qrSessionsPerSession) throw new PortalError('TOO_MANY_QR_SESSIONS', `this browser session has ${mine} QR codes waiting (at most ${ctx.limits.qrSessionsPerSession})`);
-      if (ctx.store.countOpenQrSessions(now) >= ctx.limits.qrSessionsTotal) throw new PortalError('SERVER_BUSY', `${ctx.limits.qrSessionsTotal} QR codes are waiting`);
+      if (ctx.store.logins.countOpenQrSessions(now) >= ctx.limits.qrSessionsTotal) throw new PortalError('SERVER_BUSY', `${ctx.limits.qrSessionsTotal} QR codes are waiting`);
       const id = randomBytes(16).toString('base64url');
       const token = randomBytes(32).toString('base64url');
       const expiresAt = later(now, kLoginStepTtlMs);
-      ctx.store.createQrSession({ id, tokenHash: tokenHash(token), browserSessionId: session.id }, now, expiresAt);
+      ctx.store.logins.createQrSession({ id, tokenHash: tokenHash(token), browserSessionId: session.id }, now, expiresAt);
       const base = (ctx.publicUrl ?? `${request.protocol}://${request.host}`).replace(/\/+$/, '');
       const qr = `${base}/m/qr-login?s=${id}&t=${token}`;
       // Rendered here, not in the browser: the page shows a PNG a phone's camera (or the phone
@@ -126,7 +126,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
   );
 
   app.get('/api/qr/sessions/:id/events', { schema: { params: Type.Object({ id: kQrIdSchema }) } }, async (request, reply) => {
-    const qr = ctx.store.getQrSession(request.params.id);
+    const qr = ctx.store.logins.getQrSession(request.params.id);
     if (!qr) throw new PortalError('QR_UNKNOWN', 'no QR session with this id');
     if (request.portalSession?.id !== qr.browserSessionId) throw new PortalError('QR_SESSION_MISMATCH', 'the QR session belongs to another browser session');
     const place = ctx.streams.open(qr.browserSessionId);
@@ -135,7 +135,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
       throw new PortalError('SERVER_BUSY', `${ctx.limits.streamsTotal} event streams are open`);
     }
 
-    const current = (): typeof qr => ctx.store.getQrSession(qr.id) ?? qr;
+    const current = (): typeof qr => ctx.store.logins.getQrSession(qr.id) ?? qr;
     return sendEventStream<QrEvent>(reply, openStreams, {
       subscribe: (listener) => ctx.qrEvents.subscribe(qr.id, listener),
       ended: () => finalEvent(ctx, current()),
@@ -144,7 +144,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
       expiresAtMs: Date.parse(current().expiresAt),
       now: () => ctx.now().getTime(),
       atExpiry: () => {
-        const latest = ctx.store.getQrSession(qr.id);
+        const latest = ctx.store.logins.getQrSession(qr.id);
         return latest ? (finalEvent(ctx, latest) ?? { type: 'expired' }) : { type: 'expired' };
       },
       release: () => place.release(),
@@ -155,11 +155,11 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
   // knowing its id and holding its session) takes the login, under a new session id.
   app.get('/login/qr/:id', { schema: { params: Type.Object({ id: kQrIdSchema }) } }, async (request, reply) => {
     const session = request.portalSession;
-    const qr = ctx.store.getQrSession(request.params.id);
+    const qr = ctx.store.logins.getQrSession(request.params.id);
     if (!qr) throw new PortalError('QR_UNKNOWN', 'no QR session with this id');
     if (!session || session.id !== qr.browserSessionId) throw new PortalError('QR_SESSION_MISMATCH', 'the QR session belongs to another browser session');
     if (qr.state !== 'authenticated') return reply.redirect('/login', 303);
-    if (ctx.store.getSession(session.id)?.awaitingClaim === qr.id) rotateSession(ctx, request, reply);
+    if (ctx.store.logins.getSession(session.id)?.awaitingClaim === qr.id) rotateSession(ctx, request, reply);
     return reply.redirect(qr.next ?? '/menu', 303);
   });
 
@@ -173,7 +173,7 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
     async (request) => {
       const qr = phoneQrSession(ctx, request.body.s, request.body.t);
       // One phone per QR code: the first challenge claims it.
-      if (!ctx.store.moveQrSession(qr.id, ['waiting'], 'challenged', ctx.now())) throw new PortalError('QR_ALREADY_USED', `a phone has already taken this QR code (${qr.state})`);
+      if (!ctx.store.logins.moveQrSession(qr.id, ['waiting'], 'challenged', ctx.now())) throw new PortalError('QR_ALREADY_USED', `a phone has already taken this QR code (${qr.state})`);
       return issueNonce(ctx, { qrSessionId: qr.id });
     },
   );
@@ -207,11 +207,11 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
       if (latest.state !== 'challenged') throw new PortalError('QR_ALREADY_USED', `the QR session moved on to ${latest.state}`);
       const next = await failing(qr.id, () => finishSignatureStep(ctx, qr.browserSessionId, certificate));
       // The browser session now holds what the phone proved: logged out until its page claims it.
-      ctx.store.setAwaitingClaim(qr.browserSessionId, qr.id);
+      ctx.store.logins.setAwaitingClaim(qr.browserSessionId, qr.id);
       if (next === 'card-info') {
-        ctx.store.moveQrSession(qr.id, ['challenged'], 'card-info', ctx.now());
+        ctx.store.logins.moveQrSession(qr.id, ['challenged'], 'card-info', ctx.now());
       } else {
-        ctx.store.moveQrSession(qr.id, ['challenged'], 'authenticated', ctx.now(), { next });
+        ctx.store.logins.moveQrSession(qr.id, ['challenged'], 'authenticated', ctx.now(), { next });
         ctx.qrEvents.publish(qr.id, { type: 'authenticated', next: claimPath(qr.id) });
       }
       return { next };
@@ -234,10 +234,10 @@ export const qrRoutes: FastifyPluginAsyncTypebox<PortalPluginOptions> = async (a
     async (request) => {
       const qr = phoneQrSession(ctx, request.body.s, request.body.t);
       if (qr.state !== 'card-info') throw new PortalError('LOGIN_PENDING_EXPIRED', `the QR session is not waiting for card info (${qr.state})`);
-      const browser = ctx.store.getSession(qr.browserSessionId)!;
+      const browser = ctx.store.logins.getSession(qr.browserSessionId)!;
       const next = await failing(qr.id, () => linkCardInfo(ctx, browser.id, browser.pending, request.body.basic4, request.body.basic4Signature));
-      ctx.store.setAwaitingClaim(browser.id, qr.id);
-      ctx.store.moveQrSession(qr.id, ['card-info'], 'authenticated', ctx.now(), { next });
+      ctx.store.logins.setAwaitingClaim(browser.id, qr.id);
+      ctx.store.logins.moveQrSession(qr.id, ['card-info'], 'authenticated', ctx.now(), { next });
       ctx.qrEvents.publish(qr.id, { type: 'authenticated', next: claimPath(qr.id) });
       return { next };
     },

@@ -12,11 +12,9 @@
 import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import QRCode from 'qrcode';
-import { verifyCardInfo } from '../../shared/card-info.js';
-import { PortalError } from '../../mynaportal/errors.js';
+import { CardInfoError, verifyCardInfo, type PersonIdentity } from '../../shared/card-info.js';
 import { HolderDirectoryError, type CertificateHolder } from '../../shared/holders.js';
 import { VerificationInputError } from '../../verification/errors.js';
-import type { PersonIdentity } from '../../mynaportal/store.js';
 import { loggedIn, sendHtml, type MyPageContext } from '../context.js';
 import { MyPageError } from '../errors.js';
 import { kDeepLinkPath, type LinkTransaction } from '../link-transactions.js';
@@ -127,8 +125,8 @@ export async function xidApiRoutes(app: FastifyInstance, { ctx }: { ctx: MyPageC
       try {
         person = verifyCardInfo(Buffer.from(body.basic4, 'base64'), Buffer.from(body.basic4Signature, 'base64'), ctx.cardInfoKey, holder);
       } catch (e) {
-        if (!(e instanceof PortalError)) throw e;
-        return refuse(transaction, new MyPageError(e.code === 'CARD_INFO_MISMATCH' ? 'CARD_INFO_MISMATCH' : 'CARD_INFO_INVALID', e.detail ?? e.message));
+        if (!(e instanceof CardInfoError)) throw e;
+        return refuse(transaction, new MyPageError(e.code, e.detail));
       }
       const certificateKey = `${result.certificate.issuer}\n${result.certificate.serial}`;
       // One account per person: a renewed card of theirs (another certificate) is theirs too.

@@ -6,15 +6,14 @@ import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cardInfoKeyFrom, verifyCardInfo } from '../../../harness/portal/shared/card-info.js';
-import { PortalError } from '../../../harness/portal/mynaportal/errors.js';
-import { caWorld, type CaWorld } from './support/portal-fixture.js';
+import { CardInfoError, cardInfoKeyFrom, verifyCardInfo } from '../../../harness/portal/shared/card-info.js';
+import { caWorld, type CaWorld } from '../mynaportal/support/portal-fixture.js';
 
-function refusal(run: () => unknown): PortalError {
+function refusal(run: () => unknown): CardInfoError {
   try {
     run();
   } catch (e) {
-    if (e instanceof PortalError) return e;
+    if (e instanceof CardInfoError) return e;
     throw e;
   }
   throw new Error('expected CARD_INFO_INVALID, got a result');
