@@ -28,6 +28,7 @@ import { logoutRoutes } from './routes/logout.js';
 import { menuRoutes } from './routes/menu.js';
 import { pageRoutes } from './routes/pages.js';
 import { qrRoutes } from './routes/qr.js';
+import { signingRoutes } from './routes/signing.js';
 import { verifyRoutes } from './routes/verify.js';
 import { registerSessions } from './session.js';
 import { PortalStore } from './store.js';
@@ -173,6 +174,7 @@ export async function buildApp(options: PortalOptions): Promise<FastifyInstance>
     await browser.register(logoutRoutes, { ctx });
     await browser.register(qrRoutes, { ctx });
     await browser.register(applicationRoutes, { ctx });
+    await browser.register(signingRoutes, { ctx });
   });
   // ...and the public verification API, called by services rather than browsers, stays outside it.
   await app.register(async (api) => {

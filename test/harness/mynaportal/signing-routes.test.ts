@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryCard, loadCa, revokeCardCertificate } from '../../../emulator/index.js';
 import { signDocumentWithSignKey } from '../../../harness/agents/card-actions.js';
 import { kPortalErrors } from '../../../harness/portal/mynaportal/errors.js';
-import { canonicalJson } from '../../../harness/portal/mynaportal/routes/applications.js';
+import { canonicalJson } from '../../../harness/portal/mynaportal/application-document.js';
 import { Browser, byTestId, caWorld, decodeQrDataUrl, portalFor, registrationForm, TestClock, type CaWorld, type TestCard } from './support/portal-fixture.js';
 
 const kTenMinutes = 10 * 60_000;
