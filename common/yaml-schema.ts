@@ -4,11 +4,11 @@
  * (`steps[2].fill.value`, `apdu.maxCommand`) and, where it helps, a hint ("did you mean …",
  * the known names). Scenario files and reader/phone profiles both load through here.
  *
- * The validator knows exactly the JSON Schema (draft 2020-12) keywords listed in
- * kValidationKeywords and throws on any other, so a schema cannot quietly ask for a check
- * that nobody makes.
+ * The schemas are JSON Schema (draft 2020-12), checked by Ajv in strict mode, so a schema cannot
+ * quietly ask for a check that nobody makes; one mapper turns Ajv's errors into these problems.
  */
 import { readFileSync } from 'node:fs';
+import { Ajv2020, type ErrorObject, type ValidateFunction } from 'ajv/dist/2020.js';
 import { isMap, isPair, isScalar, isSeq, parseDocument, type Document } from 'yaml';
 
 /** One problem in one file. `line` is 1-based (1 when the problem is the whole file). */
@@ -100,8 +100,9 @@ function rangeStart(node: unknown): number | undefined {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The validator
+// The validator: Ajv (JSON Schema draft 2020-12) checks; one mapper turns its errors into ours
 
+/** The JSON Schema keywords our schemas use (Ajv knows the rest and refuses unknown ones). */
 export interface Schema {
   $ref?: string;
   type?: string | string[];
@@ -125,14 +126,8 @@ export interface Schema {
   if?: Schema;
   then?: Schema;
   $defs?: Record<string, Schema>;
+  [annotation: string]: unknown;
 }
-
-const kAnnotationKeywords = new Set(['$schema', '$id', '$comment', 'title', 'description', 'examples', 'default', '$defs']);
-const kValidationKeywords = new Set([
-  '$ref', 'type', 'enum', 'const', 'pattern', 'minLength', 'minimum', 'maximum', 'items', 'minItems', 'uniqueItems',
-  'properties', 'required', 'additionalProperties', 'propertyNames', 'minProperties', 'maxProperties', 'oneOf', 'allOf',
-  'if', 'then',
-]);
 
 /**
  * Words for a mapping whose single key names a kind (a scenario step: `- click: {…}`): its
@@ -159,116 +154,163 @@ export interface ValidatorOptions {
 /** Validates a value against the root schema, reporting every problem through `fail`. */
 export type Validate = (value: unknown, fail: Fail, path?: PathSegment[]) => void;
 
+/**
+ * Compiles `root` with Ajv in strict mode (a keyword Ajv does not know is an error in the schema,
+ * so no check is asked for that nobody makes), counting only a mapping's own keys as present.
+ */
 export function createValidator(root: Schema, options: ValidatorOptions): Validate {
-  const { schemaName } = options;
-
-  const deref = (schema: Schema): Schema => {
-    if (schema.$ref === undefined) return schema;
-    const name = /^#\/\$defs\/(.+)$/.exec(schema.$ref)?.[1];
-    const target = name === undefined ? undefined : root.$defs?.[name];
-    if (!target) throw new Error(`${schemaName}: unresolvable $ref ${schema.$ref}`);
-    return target;
+  const ajv = new Ajv2020({ allErrors: true, verbose: true, ownProperties: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, allowUnionTypes: true });
+  let check: ValidateFunction;
+  try {
+    check = ajv.compile(root);
+  } catch (e) {
+    throw new Error(`${options.schemaName}: ${(e as Error).message}`);
+  }
+  return (value, fail, path = []) => {
+    if (check(value)) return;
+    for (const problem of describeErrors(check.errors ?? [], value, root, options)) fail([...path, ...problem.path], problem.message, problem.hint);
   };
+}
 
-  const validate = (value: unknown, schemaIn: Schema, path: PathSegment[], fail: Fail): void => {
-    const schema = deref(schemaIn);
-    for (const k of Object.keys(schema)) {
-      if (!kValidationKeywords.has(k) && !kAnnotationKeywords.has(k)) throw new Error(`${schemaName} uses "${k}", which the YAML schema validator does not know`);
+interface Problem {
+  path: PathSegment[];
+  message: string;
+  hint?: string | undefined;
+}
+
+/** Where a keyword's problem goes among those of one value: the order the fields are read in. */
+const kKeywordRank: Record<string, number> = {
+  type: 0, enum: 1, const: 2, minLength: 3, pattern: 4, minimum: 5, maximum: 6, minItems: 7, uniqueItems: 8,
+  additionalProperties: 10, propertyNames: 11, maxProperties: 12, minProperties: 13, required: 14, oneOf: 20,
+};
+
+/**
+ * Ajv's errors as problems a person can act on, in the order of the document: the errors of the
+ * branches of a failed `oneOf` and the `if` of an if/then are dropped (the `oneOf` itself says what
+ * was wanted, the `then` what is wrong); a value of the wrong type gets that error alone.
+ */
+function describeErrors(errors: readonly ErrorObject[], data: unknown, root: Schema, options: ValidatorOptions): Problem[] {
+  const dropped = new Set<ErrorObject>();
+  errors.forEach((error, i) => {
+    if (error.keyword === 'if' || error.keyword === 'propertyNames') dropped.add(error);
+    if (error.keyword !== 'oneOf') return;
+    // Ajv reports a failed branch's errors right before the oneOf's own, all within its value.
+    for (let j = i - 1; j >= 0 && within(errors[j]!.instancePath, error.instancePath) && errors[j]!.parentSchema !== error.parentSchema; j--) dropped.add(errors[j]!);
+  });
+  for (const error of errors) {
+    if (error.keyword !== 'type' || dropped.has(error)) continue;
+    for (const other of errors) if (other !== error && other.instancePath === error.instancePath && other.parentSchema === error.parentSchema) dropped.add(other);
+  }
+  for (const error of errors) {
+    const schema = error.parentSchema as Schema | undefined;
+    if (error.keyword !== 'minProperties' || !schema || !options.keyedUnion?.(schema) || Object.keys((error.data as object) ?? {}).length > 0) continue;
+    for (const other of errors) if (other !== error && other.instancePath === error.instancePath && other.parentSchema === error.parentSchema) dropped.add(other);
+  }
+  const order = documentOrder(data);
+  return errors
+    .filter((error) => !dropped.has(error))
+    .map((error, i) => ({ error, i, at: order.get(error.instancePath) ?? Number.MAX_SAFE_INTEGER, rank: kKeywordRank[error.keyword] ?? 30 }))
+    .sort((a, b) => a.at - b.at || a.rank - b.rank || a.i - b.i)
+    .map(({ error }) => describeError(error, pathOf(error.instancePath, data), root, options));
+}
+
+function describeError(error: ErrorObject, path: PathSegment[], root: Schema, options: ValidatorOptions): Problem {
+  const value: unknown = error.data;
+  const schema = (error.parentSchema ?? {}) as Schema;
+  const params = error.params as Record<string, unknown>;
+  const union = options.keyedUnion?.(schema);
+  const known = Object.keys(schema.properties ?? {});
+  const propertyName = (error as ErrorObject & { propertyName?: string }).propertyName;
+  const at = propertyName === undefined ? path : [...path, propertyName];
+  switch (error.keyword) {
+    case 'type': {
+      const types = ([] as string[]).concat(error.schema as string | string[]);
+      const wanted = types.filter((t) => t !== 'null').map((t) => kTypeWords[t] ?? t).join(' or ');
+      const hint = types.includes('string') && (typeof value === 'number' || typeof value === 'boolean') ? `quote it: '${String(value)}'` : undefined;
+      return { path: at, message: `must be ${wanted}, not ${kTypeWords[typeOf(value)] ?? typeOf(value)}`, hint };
     }
-    if (schema.type !== undefined) {
-      const types = Array.isArray(schema.type) ? schema.type : [schema.type];
-      if (!types.some((t) => matchesType(value, t))) {
-        const wanted = types.filter((t) => t !== 'null').map((t) => kTypeWords[t] ?? t).join(' or ');
-        const hint = types.includes('string') && (typeof value === 'number' || typeof value === 'boolean') ? `quote it: '${String(value)}'` : undefined;
-        fail(path, `must be ${wanted}, not ${kTypeWords[typeOf(value)] ?? typeOf(value)}`, hint);
-        return;
+    case 'enum': {
+      const choices = (error.schema as unknown[]).map(String);
+      return { path: at, message: `"${String(value)}" is not one of ${choices.join(', ')}`, hint: didYouMean(String(value), choices) };
+    }
+    case 'const':
+      return { path: at, message: `must be ${JSON.stringify(error.schema)}, not ${JSON.stringify(value)}` };
+    case 'minLength':
+      return { path: at, message: 'must not be empty' };
+    case 'pattern':
+      return { path: at, message: `"${String(propertyName ?? value)}" does not match ${String(error.schema)}`, hint: options.patternHint?.(at) };
+    case 'minimum':
+      return { path: at, message: `must be at least ${String(error.schema)}` };
+    case 'maximum':
+      return { path: at, message: `must be at most ${String(error.schema)}` };
+    case 'minItems':
+      return { path: at, message: `needs at least ${String(error.schema)} item${error.schema === 1 ? '' : 's'}` };
+    case 'uniqueItems': {
+      const index = Number(params.i);
+      return { path: [...at, index], message: `${JSON.stringify((value as unknown[])[index])} is listed twice` };
+    }
+    case 'additionalProperties': {
+      const key = String(params.additionalProperty);
+      const near = didYouMean(key, known);
+      return { path: [...at, key], message: union ? `unknown ${union.keyNoun} "${key}"` : `unknown field "${key}"`, hint: `${near ? `${near}; ` : ''}known${union ? ` ${union.keyNoun}s` : ''}: ${known.join(', ')}` };
+    }
+    case 'maxProperties': {
+      const keys = Object.keys(value as object);
+      return { path: at, message: `has ${keys.length} keys (${keys.join(', ')}); at most ${String(error.schema)} allowed`, hint: union?.maxPropertiesHint };
+    }
+    case 'minProperties':
+      if (union && Object.keys(value as object).length === 0) return { path: at, message: `a ${union.noun} needs a kind`, hint: `known ${union.keyNoun}s: ${known.join(', ')}` };
+      return { path: at, message: `needs at least ${String(error.schema)} key(s)` };
+    case 'required':
+      return { path: at, message: `missing required field "${String(params.missingProperty)}"` };
+    case 'oneOf': {
+      const branches = (error.schema as Schema[]).map((branch) => deref(branch, root));
+      const none = params.passingSchemas === null;
+      if (isObject(value)) {
+        const alternatives = branches.map((b) => (b.required ?? []).join(' + ')).join(', ');
+        return { path: at, message: none ? `needs one of: ${alternatives}` : `give only one of: ${alternatives}` };
       }
+      const forms = branches.map(describeForm).join(' | ');
+      return { path: at, message: none ? `${JSON.stringify(value)} is none of the allowed forms: ${forms}` : `${JSON.stringify(value)} fits more than one allowed form: ${forms}` };
     }
-    if (schema.enum !== undefined && !schema.enum.includes(value)) {
-      const choices = schema.enum.map(String);
-      fail(path, `"${String(value)}" is not one of ${choices.join(', ')}`, didYouMean(String(value), choices));
-      return;
-    }
-    if (schema.const !== undefined && value !== schema.const) {
-      fail(path, `must be ${JSON.stringify(schema.const)}, not ${JSON.stringify(value)}`);
-      return;
-    }
-    if (typeof value === 'string') {
-      if (schema.minLength !== undefined && value.length < schema.minLength) fail(path, 'must not be empty');
-      if (schema.pattern !== undefined && !new RegExp(schema.pattern, 'u').test(value)) {
-        fail(path, `"${value}" does not match ${schema.pattern}`, options.patternHint?.(path));
-      }
-    }
-    if (typeof value === 'number') {
-      if (schema.minimum !== undefined && value < schema.minimum) fail(path, `must be at least ${schema.minimum}`);
-      if (schema.maximum !== undefined && value > schema.maximum) fail(path, `must be at most ${schema.maximum}`);
-    }
-    if (Array.isArray(value)) {
-      if (schema.minItems !== undefined && value.length < schema.minItems) fail(path, `needs at least ${schema.minItems} item${schema.minItems === 1 ? '' : 's'}`);
-      if (schema.uniqueItems === true) {
-        const seen = new Set<string>();
-        value.forEach((item, i) => {
-          const key = JSON.stringify(item);
-          if (seen.has(key)) fail([...path, i], `${JSON.stringify(item)} is listed twice`);
-          seen.add(key);
-        });
-      }
-      if (schema.items) value.forEach((item, i) => validate(item, schema.items!, [...path, i], fail));
-    }
-    if (isObject(value)) validateObject(value, schema, path, fail);
-    if (schema.oneOf) validateOneOf(value, schema.oneOf, path, fail);
-    for (const branch of schema.allOf ?? []) validate(value, branch, path, fail);
-    if (schema.if !== undefined && schema.then !== undefined && passes(value, schema.if, path)) validate(value, schema.then, path, fail);
-  };
+    default:
+      return { path: at, message: error.message ?? `fails ${error.keyword}` };
+  }
+}
 
-  const passes = (value: unknown, schema: Schema, path: PathSegment[]): boolean => {
-    let ok = true;
-    validate(value, schema, path, () => (ok = false));
-    return ok;
-  };
+function deref(schema: Schema, root: Schema): Schema {
+  const name = schema.$ref === undefined ? undefined : /^#\/\$defs\/(.+)$/.exec(schema.$ref)?.[1];
+  return (name !== undefined ? root.$defs?.[name] : undefined) ?? schema;
+}
 
-  /** Exactly one branch must hold; for a mapping the branches are told apart by their required fields. */
-  const validateOneOf = (value: unknown, branches: Schema[], path: PathSegment[], fail: Fail): void => {
-    const passing = branches.filter((branch) => passes(value, branch, path));
-    if (passing.length === 1) return;
-    if (isObject(value)) {
-      const alternatives = branches.map((b) => (b.required ?? []).join(' + ')).join(', ');
-      fail(path, passing.length === 0 ? `needs one of: ${alternatives}` : `give only one of: ${alternatives}`);
-      return;
-    }
-    const forms = branches.map(describeForm).join(' | ');
-    fail(path, passing.length === 0 ? `${JSON.stringify(value)} is none of the allowed forms: ${forms}` : `${JSON.stringify(value)} fits more than one allowed form: ${forms}`);
-  };
+/** Whether JSON pointer `inner` is `outer` or below it. */
+function within(inner: string, outer: string): boolean {
+  return inner === outer || inner.startsWith(`${outer}/`);
+}
 
-  const validateObject = (value: Record<string, unknown>, schema: Schema, path: PathSegment[], fail: Fail): void => {
-    const keys = Object.keys(value);
-    const known = Object.keys(schema.properties ?? {});
-    const union = options.keyedUnion?.(schema);
-    if (union && keys.length === 0) {
-      fail(path, `a ${union.noun} needs a kind`, `known ${union.keyNoun}s: ${known.join(', ')}`);
-      return;
-    }
-    if (schema.additionalProperties === false) {
-      for (const k of keys) {
-        if (known.includes(k)) continue;
-        const what = union ? `unknown ${union.keyNoun} "${k}"` : `unknown field "${k}"`;
-        const near = didYouMean(k, known);
-        fail([...path, k], what, `${near ? `${near}; ` : ''}known${union ? ` ${union.keyNoun}s` : ''}: ${known.join(', ')}`);
-      }
-    }
-    if (schema.propertyNames !== undefined) for (const k of keys) validate(k, schema.propertyNames, [...path, k], fail);
-    if (schema.maxProperties !== undefined && keys.length > schema.maxProperties) {
-      fail(path, `has ${keys.length} keys (${keys.join(', ')}); at most ${schema.maxProperties} allowed`, union?.maxPropertiesHint);
-    }
-    if (schema.minProperties !== undefined && keys.length < schema.minProperties) fail(path, `needs at least ${schema.minProperties} key(s)`);
-    for (const r of schema.required ?? []) if (!Object.hasOwn(value, r)) fail(path, `missing required field "${r}"`);
-    for (const [k, v] of Object.entries(value)) {
-      const sub = schema.properties?.[k] ?? (typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined);
-      if (sub) validate(v, sub, [...path, k], fail);
-    }
+/** Every JSON pointer in `data`, numbered in document order (a mapping before its fields). */
+function documentOrder(data: unknown): Map<string, number> {
+  const order = new Map<string, number>();
+  const visit = (value: unknown, pointer: string): void => {
+    order.set(pointer, order.size);
+    if (Array.isArray(value)) value.forEach((item, i) => visit(item, `${pointer}/${i}`));
+    else if (isObject(value)) for (const [k, v] of Object.entries(value)) visit(v, `${pointer}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`);
   };
+  visit(data, '');
+  return order;
+}
 
-  return (value, fail, path = []) => validate(value, root, path, fail);
+/** A JSON pointer as a path: indices of lists as numbers. */
+function pathOf(pointer: string, data: unknown): PathSegment[] {
+  const path: PathSegment[] = [];
+  let node = data;
+  for (const raw of pointer.split('/').slice(1)) {
+    const key = raw.replace(/~1/g, '/').replace(/~0/g, '~');
+    const segment: PathSegment = Array.isArray(node) && /^\d+$/.test(key) ? Number(key) : key;
+    path.push(segment);
+    node = (node as Record<string | number, unknown> | undefined)?.[segment];
+  }
+  return path;
 }
 
 function describeForm(schema: Schema): string {
@@ -286,10 +328,6 @@ function typeOf(v: unknown): string {
   return typeof v;
 }
 
-function matchesType(v: unknown, type: string): boolean {
-  const actual = typeOf(v);
-  return actual === type || (type === 'number' && actual === 'integer');
-}
 
 const kTypeWords: Record<string, string> = {
   string: 'a string', integer: 'an integer', number: 'a number', boolean: 'true or false',

@@ -31,4 +31,24 @@ describe('the data-file validator', () => {
     expect(problems(schema, { at: {} })).toEqual(['at: needs one of: testId, text']);
     expect(problems(schema, { at: { testId: 'a', text: 'b' } })).toEqual(['at: give only one of: testId, text']);
   });
+
+  it('refuses a schema that asks for a check nobody makes (a keyword Ajv does not know)', () => {
+    expect(() => problems({ type: 'object', properties: { a: { type: 'string', maxLenght: 3 } } } as Schema, {})).toThrow(/^test-schema\.json: strict mode: unknown keyword: "maxLenght"/);
+  });
+
+  it('reports each problem once, in the order of the document, with the wrong type alone', () => {
+    const schema: Schema = {
+      type: 'object',
+      additionalProperties: false,
+      required: ['id'],
+      properties: { id: { type: 'string', pattern: '^[a-z]+$' }, list: { type: 'array', uniqueItems: true, items: { enum: ['a', 'b'] } }, n: { type: 'integer', minimum: 1, enum: [1, 2] } },
+    };
+    expect(problems(schema, { list: ['a', 'c', 'a'], n: 'x', idd: 1 })).toEqual([
+      'idd: unknown field "idd"',
+      '(root): missing required field "id"',
+      'list[2]: "a" is listed twice',
+      'list[1]: "c" is not one of a, b',
+      'n: must be an integer, not a string',
+    ]);
+  });
 });
