@@ -107,6 +107,8 @@ module.exports = {
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     doNotFollow: { path: 'node_modules' },
+    // Packages' subpath exports (tsx/esm/api, ajv/dist/2020.js) resolve as Node resolves them.
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'types', 'default'] },
     exclude: { path: '^(node_modules|dist|out|test|scripts)/' },
   },
 };

@@ -2,7 +2,7 @@
  * Custom steps: a scenario's own TypeScript or JavaScript module, given the typed step API
  * (step-api.ts), with `with` arguments' templates resolved.
  */
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { dirname, extname, isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { otherCardReader } from '../../fixtures/cards.js';
@@ -69,47 +69,39 @@ export async function customStep(module: string, exportName: string | undefined,
 }
 
 /**
- * Loads a step module; TypeScript is compiled on the fly (one file, ESM). Its imports must be
- * packages or JavaScript files — or the harness's own sources (see `compiledSpecifier`).
+ * Loads a step module. JavaScript is imported as it is. TypeScript:
+ *  - when the runner runs from its sources (vitest, tsx), their TypeScript-aware loader imports it,
+ *    so the step and the runner share one copy of every harness module;
+ *  - when the runner runs from dist/, a step module of this package (scenarios/…/steps/) is the
+ *    copy `npm run build` compiled next to the runner's own modules, refused when older than its
+ *    source; any other TypeScript file goes through tsx's loader (`tsImport`).
  */
 export async function importStepModule(path: string): Promise<Record<string, unknown>> {
   const ext = extname(path);
-  if (ext !== '.ts' && ext !== '.mts') return (await import(pathToFileURL(path).href)) as Record<string, unknown>;
-  const ts = (await import('typescript')).default;
-  const output = ts.transpileModule(readFileSync(path, 'utf8'), {
-    fileName: path,
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, sourceMap: false, inlineSourceMap: true },
-    reportDiagnostics: true,
-  });
-  const errors = (output.diagnostics ?? []).filter((d) => d.category === ts.DiagnosticCategory.Error);
-  if (errors.length > 0) throw harnessDefect(`${path} does not compile: ${ts.flattenDiagnosticMessageText(errors[0]!.messageText, ' ')}`);
-  // Next to the source, so that its relative imports of JavaScript files and packages resolve as written.
-  const compiled = join(dirname(path), `.${Date.now()}-${process.pid}-${Math.random().toString(36).slice(2)}.jpki-hil-step.mjs`);
+  const url = pathToFileURL(path).href;
+  if ((ext !== '.ts' && ext !== '.mts') || !runsFromDist()) return (await import(url)) as Record<string, unknown>;
+  const built = builtCopy(path);
+  if (built) return (await import(pathToFileURL(built).href)) as Record<string, unknown>;
+  const { tsImport } = await import('tsx/esm/api');
   try {
-    writeFileSync(compiled, output.outputText.replace(kRelativeSpecifier, (_whole, before: string, quote: string, specifier: string) => `${before}${quote}${compiledSpecifier(dirname(path), specifier)}${quote}`));
-    return (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
-  } finally {
-    rmSync(compiled, { force: true });
+    return (await tsImport(url, import.meta.url)) as Record<string, unknown>;
+  } catch (e) {
+    throw harnessDefect(`${path} does not load: ${(e as Error).message.split('\n')[0]}`, e);
   }
 }
 
-/** `from './x.js'`, `import './x.js'`, `import('./x.js')` in compiled JavaScript. */
-export const kRelativeSpecifier = /(\bfrom\s*|\bimport\s*\(\s*|\bimport\s+)(['"])(\.{1,2}\/[^'"\n]+)\2/g;
+function runsFromDist(): boolean {
+  return fileURLToPath(import.meta.url).startsWith(join(kPackageRoot, 'dist') + sep);
+}
 
-/**
- * A step next to a scenario imports the harness as the sources name it
- * (`../../../harness/jpki/jpki-client.js`), but those .js files exist only compiled, under dist/.
- * When the runner itself runs from dist/, such a specifier is pointed at the compiled file — the
- * very module the runner uses, so classes like PinError are the same on both sides. Anything that
- * exists as written is left alone.
- */
-export function compiledSpecifier(fromDir: string, specifier: string): string {
-  const target = resolve(fromDir, specifier);
-  if (existsSync(target)) return specifier;
-  const dist = join(kPackageRoot, 'dist');
-  if (!fileURLToPath(import.meta.url).startsWith(dist + sep)) return specifier;
-  const inPackage = relative(kPackageRoot, target);
-  if (inPackage.startsWith('..') || isAbsolute(inPackage) || inPackage.startsWith(`dist${sep}`)) return specifier;
-  const compiled = join(dist, inPackage);
-  return existsSync(compiled) ? pathToFileURL(compiled).href : specifier;
+/** dist/<path>.js for a TypeScript file of this package; undefined for one outside it. */
+function builtCopy(path: string): string | undefined {
+  const inPackage = relative(kPackageRoot, resolve(path));
+  if (inPackage.startsWith('..') || isAbsolute(inPackage) || inPackage.startsWith(`dist${sep}`) || inPackage.startsWith(`node_modules${sep}`)) return undefined;
+  const built = join(kPackageRoot, 'dist', inPackage.replace(/\.m?ts$/, (m) => (m === '.mts' ? '.mjs' : '.js')));
+  if (!existsSync(built)) return undefined;
+  if (statSync(path).mtimeMs > statSync(built).mtimeMs + 1) {
+    throw harnessDefect(`${inPackage} is newer than its build ${relative(kPackageRoot, built)}: run \`npm run build\` in ${kPackageRoot}`);
+  }
+  return built;
 }
