@@ -126,6 +126,8 @@ export interface Schema {
   if?: Schema;
   then?: Schema;
   $defs?: Record<string, Schema>;
+  /** How the pattern is said to a person: `"12" is not 4 digits` rather than `does not match ^\d{4}$`. */
+  patternWords?: string;
   [annotation: string]: unknown;
 }
 
@@ -149,6 +151,11 @@ export interface ValidatorOptions {
   patternHint?: (path: PathSegment[]) => string | undefined;
   /** Which (dereferenced) schemas are keyed unions, and how to speak of them. */
   keyedUnion?: (schema: Schema) => KeyedUnionWords | undefined;
+  /**
+   * Take an unquoted YAML number where a string is wanted (a PIN written 1234) as that string, and
+   * the like (Ajv's `coerceTypes`); the value is changed in place.
+   */
+  coerceTypes?: boolean;
 }
 
 /** Validates a value against the root schema, reporting every problem through `fail`. */
@@ -159,7 +166,19 @@ export type Validate = (value: unknown, fail: Fail, path?: PathSegment[]) => voi
  * so no check is asked for that nobody makes), counting only a mapping's own keys as present.
  */
 export function createValidator(root: Schema, options: ValidatorOptions): Validate {
-  const ajv = new Ajv2020({ allErrors: true, verbose: true, ownProperties: true, strict: true, strictTypes: false, strictTuples: false, strictRequired: false, allowUnionTypes: true });
+  const ajv = new Ajv2020({
+    allErrors: true,
+    verbose: true,
+    ownProperties: true,
+    strict: true,
+    strictTypes: false,
+    strictTuples: false,
+    strictRequired: false,
+    allowUnionTypes: true,
+    coerceTypes: options.coerceTypes ?? false,
+  });
+  // An annotation of our own: how a pattern is said to a person ("4 digits"), used by the mapper.
+  ajv.addKeyword({ keyword: 'patternWords', schemaType: 'string' });
   let check: ValidateFunction;
   try {
     check = ajv.compile(root);
@@ -222,8 +241,11 @@ function describeError(error: ErrorObject, path: PathSegment[], root: Schema, op
   const known = Object.keys(schema.properties ?? {});
   const propertyName = (error as ErrorObject & { propertyName?: string }).propertyName;
   const at = propertyName === undefined ? path : [...path, propertyName];
+  // An integer with both bounds is said in one go: "must be an integer from 0 to 15".
+  const range = schema.type === 'integer' && schema.minimum !== undefined && schema.maximum !== undefined ? `must be an integer from ${schema.minimum} to ${schema.maximum}` : undefined;
   switch (error.keyword) {
     case 'type': {
+      if (range) return { path: at, message: `${range}, not ${kTypeWords[typeOf(value)] ?? typeOf(value)}` };
       const types = ([] as string[]).concat(error.schema as string | string[]);
       const wanted = types.filter((t) => t !== 'null').map((t) => kTypeWords[t] ?? t).join(' or ');
       const hint = types.includes('string') && (typeof value === 'number' || typeof value === 'boolean') ? `quote it: '${String(value)}'` : undefined;
@@ -237,12 +259,15 @@ function describeError(error: ErrorObject, path: PathSegment[], root: Schema, op
       return { path: at, message: `must be ${JSON.stringify(error.schema)}, not ${JSON.stringify(value)}` };
     case 'minLength':
       return { path: at, message: 'must not be empty' };
-    case 'pattern':
-      return { path: at, message: `"${String(propertyName ?? value)}" does not match ${String(error.schema)}`, hint: options.patternHint?.(at) };
+    case 'pattern': {
+      const shown = `"${String(propertyName ?? value)}"`;
+      if (schema.patternWords) return { path: at, message: `${shown} is not ${schema.patternWords}`, hint: options.patternHint?.(at) };
+      return { path: at, message: `${shown} does not match ${String(error.schema)}`, hint: options.patternHint?.(at) };
+    }
     case 'minimum':
-      return { path: at, message: `must be at least ${String(error.schema)}` };
+      return { path: at, message: range ?? `must be at least ${String(error.schema)}` };
     case 'maximum':
-      return { path: at, message: `must be at most ${String(error.schema)}` };
+      return { path: at, message: range ?? `must be at most ${String(error.schema)}` };
     case 'minItems':
       return { path: at, message: `needs at least ${String(error.schema)} item${error.schema === 1 ? '' : 's'}` };
     case 'uniqueItems': {

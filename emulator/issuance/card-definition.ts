@@ -11,6 +11,7 @@ import { kCardOptionChoices, type CardOptions } from '../card/options.js';
 import { kWrongKeyChoices, type CardDefects, type WrongKey } from '../image/card-image.js';
 import type { Sex } from './identity.js';
 import { isValidMyNumber } from './my-number.js';
+import { createValidator, fieldName, isObject, type Schema } from '../../common/yaml-schema.js';
 
 export type RevocationReason =
   | 'unspecified'
@@ -107,8 +108,6 @@ export const kDefaultDefinition: CardDefinition = {
   defects: {},
 };
 
-const kTopKeys = ['id', 'description', 'identity', 'pins', 'tries', 'certificates', 'card', 'cardInfo', 'options', 'defects'];
-
 /** Reads and validates a YAML (or JSON) card definition; errors name file, line and field. */
 export function loadCardDefinition(path: string): CardDefinition {
   let text: string;
@@ -145,124 +144,128 @@ export function loadCardDefinition(path: string): CardDefinition {
 
 type Fail = (field: string, problem: string) => never;
 
+const text = (pattern?: string, patternWords?: string): Schema => ({ type: 'string', ...(pattern ? { pattern } : {}), ...(patternWords ? { patternWords } : {}) });
+const kDay = text('^\\d{4}-\\d{2}-\\d{2}$', 'a date YYYY-MM-DD');
+const kDayOrTime = text('^\\d{4}-\\d{2}-\\d{2}', 'a date YYYY-MM-DD');
+const kFourDigits = text('^\\d{4}$', '4 digits');
+const section = (properties: Record<string, Schema>): Schema => ({ type: 'object', additionalProperties: false, properties });
+const kTries: Schema = section({ limit: { type: 'integer', minimum: 0, maximum: 15 }, remaining: { type: 'integer', minimum: 0, maximum: 15 } });
+
+/** The card definition's shape (docs/cards.md); what a schema cannot say is checked after it. */
+export const kCardDefinitionSchema: Schema = section({
+  id: text(),
+  description: text(),
+  identity: section({
+    name: text(),
+    nameKana: text(),
+    address: text(),
+    birth: kDay,
+    sex: text('^[129]$', '1 (male), 2 (female) or 9 (not applicable)'),
+    myNumber: text('^\\d{12}$', '12 digits'),
+    nameSubstitute: text(),
+    addressSubstitute: text(),
+  }),
+  pins: section({ auth: kFourDigits, sign: text('^[A-Z0-9]{6,16}$', '6 to 16 characters A-Z and 0-9'), kenhojo: kFourDigits, juki: kFourDigits }),
+  tries: section(Object.fromEntries(kPinIds.map((pin) => [pin, kTries]))),
+  certificates: section({
+    issued: kDayOrTime,
+    notAfter: kDayOrTime,
+    revoked: section({ auth: { enum: [...kRevocationReasons] }, sign: { enum: [...kRevocationReasons] } }),
+    signature: { type: 'boolean' },
+  }),
+  card: section({
+    atr: text(),
+    lifecycle: { enum: ['active', 'terminated'] },
+    expiry: kDay,
+    periodOfStayEnds: kDay,
+    securityCode: kFourDigits,
+    manufactureNumber: text('^[A-Z0-9]{13}$', '13 characters A-Z and 0-9'),
+  }),
+  cardInfo: section({ myNumberTagByte: text('^(FF|DF|ff|df)$', 'FF or DF'), myNumberTrailer: text('^[0-9A-Fa-f]{4}$', 'two bytes in hex, e.g. "0000"') }),
+  options: section(
+    Object.fromEntries(
+      Object.entries(kCardOptionChoices as Record<string, readonly unknown[]>).map(([name, choices]) => {
+        const types = [...new Set(choices.map((c) => typeof c))];
+        return [name, { ...(types.length === 1 ? { type: types[0] } : {}), enum: [...choices] }];
+      }),
+    ),
+  ),
+  defects: section({ wrongKey: { enum: [...kWrongKeyChoices] } }),
+});
+
+const validateDefinition = createValidator(kCardDefinitionSchema, { schemaName: 'the card definition schema', coerceTypes: true });
+
+/** A YAML `key:` with nothing after it means "not set", as if the key were absent. */
+function withoutNulls(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (!isObject(value)) return value;
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== null).map(([k, v]) => [k, withoutNulls(v)]));
+}
+
 export function parseCardDefinition(raw: unknown, defaultId: string, fail: Fail): CardDefinition {
-  const root = (raw ?? {}) as Record<string, unknown>;
-  if (typeof root !== 'object' || Array.isArray(root)) fail('(root)', 'a card definition is a mapping of fields');
-  for (const key of Object.keys(root)) if (!kTopKeys.includes(key)) fail(key, `unknown field (known: ${kTopKeys.join(', ')})`);
-  const section = (name: string): Record<string, unknown> => {
-    const v = root[name];
-    if (v === undefined || v === null) return {};
-    if (typeof v !== 'object' || Array.isArray(v)) fail(name, 'must be a mapping');
-    return v as Record<string, unknown>;
-  };
-  const text = (obj: Record<string, unknown>, prefix: string, key: string, pattern?: RegExp, hint?: string): string | undefined => {
-    const v = obj[key];
-    if (v === undefined || v === null) return undefined;
-    const s = typeof v === 'number' ? String(v) : v;
-    if (typeof s !== 'string') fail(`${prefix}.${key}`, 'must be a string');
-    if (pattern && !pattern.test(s)) fail(`${prefix}.${key}`, `"${s}" is not ${hint}`);
-    return s;
-  };
-  const only = (obj: Record<string, unknown>, prefix: string, keys: string[]): void => {
-    for (const k of Object.keys(obj)) if (!keys.includes(k)) fail(`${prefix}.${k}`, `unknown field (known: ${keys.join(', ')})`);
-  };
-  const date = /^\d{4}-\d{2}-\d{2}$/;
+  const root = withoutNulls(raw ?? {}) as Record<string, unknown>;
+  validateDefinition(root, (path, message, hint) => fail(fieldName(path), hint ? `${message} (${hint})` : message));
+  const part = (name: string): Record<string, unknown> => (root[name] ?? {}) as Record<string, unknown>;
+  const str = (obj: Record<string, unknown>, key: string): string | undefined => obj[key] as string | undefined;
   const d = kDefaultDefinition;
-  /** A date that exists (not 2020-02-30), as YYYY-MM-DD or, with `time`, an ISO time after it. */
-  const day = (obj: Record<string, unknown>, prefix: string, key: string, time = false): string | undefined => {
-    const s = text(obj, prefix, key, time ? /^\d{4}-\d{2}-\d{2}/ : date, 'a date YYYY-MM-DD');
+  /** A date that exists (not 2020-02-30), as YYYY-MM-DD or, after it, an ISO time. */
+  const day = (obj: Record<string, unknown>, prefix: string, key: string): string | undefined => {
+    const s = str(obj, key);
     if (s === undefined) return undefined;
-    const parsed = new Date(time && s.length > 10 ? s : `${s.slice(0, 10)}T00:00:00Z`);
+    const parsed = new Date(s.length > 10 ? s : `${s.slice(0, 10)}T00:00:00Z`);
     if (Number.isNaN(parsed.getTime()) || parsed.toISOString().slice(0, 10) !== s.slice(0, 10)) fail(`${prefix}.${key}`, `"${s}" is not a date that exists (YYYY-MM-DD)`);
     return s;
   };
 
-  const identity = section('identity');
-  only(identity, 'identity', ['name', 'nameKana', 'address', 'birth', 'sex', 'myNumber', 'nameSubstitute', 'addressSubstitute']);
-  const myNumber = text(identity, 'identity', 'myNumber', /^\d{12}$/, '12 digits');
+  const identity = part('identity');
+  const myNumber = str(identity, 'myNumber');
   if (myNumber !== undefined && !isValidMyNumber(myNumber)) fail('identity.myNumber', `${myNumber} has a wrong check digit (the 12th digit); leave it out for a random valid one`);
-  const pins = section('pins');
-  only(pins, 'pins', ['auth', 'sign', 'kenhojo', 'juki']);
-  const tries = section('tries');
-  const certificates = section('certificates');
-  only(certificates, 'certificates', ['issued', 'notAfter', 'revoked', 'signature']);
-  const card = section('card');
-  only(card, 'card', ['atr', 'lifecycle', 'expiry', 'periodOfStayEnds', 'securityCode', 'manufactureNumber']);
-  const cardInfo = section('cardInfo');
-  only(cardInfo, 'cardInfo', ['myNumberTagByte', 'myNumberTrailer']);
-  const options = section('options');
-  const defects = section('defects');
-  only(defects, 'defects', ['wrongKey']);
-
+  const pins = part('pins');
+  const certificates = part('certificates');
+  const card = part('card');
+  const cardInfo = part('cardInfo');
+  const options = part('options');
+  const defects = part('defects');
   const triesOut: CardDefinition['tries'] = {};
-  for (const [pin, v] of Object.entries(tries)) {
-    if (!(kPinIds as readonly string[]).includes(pin)) fail(`tries.${pin}`, `unknown PIN (known: ${kPinIds.join(', ')})`);
-    const t = (v ?? {}) as Record<string, unknown>;
-    only(t, `tries.${pin}`, ['limit', 'remaining']);
-    for (const k of ['limit', 'remaining'] as const) {
-      const n = t[k];
-      if (n !== undefined && (typeof n !== 'number' || !Number.isInteger(n) || n < 0 || n > 15)) fail(`tries.${pin}.${k}`, 'must be an integer from 0 to 15');
-    }
-    triesOut[pin as PinId] = { limit: t.limit as number | undefined, remaining: t.remaining as number | undefined };
+  for (const [pin, v] of Object.entries(part('tries'))) {
+    const t = v as { limit?: number; remaining?: number };
+    triesOut[pin as PinId] = { limit: t.limit, remaining: t.remaining };
   }
+  const revoked = { ...(certificates.revoked as CardDefinition['certificates']['revoked'] | undefined) };
+  const signature = certificates.signature as boolean | undefined;
 
-  const revokedRaw = (certificates.revoked ?? {}) as Record<string, unknown>;
-  if (typeof revokedRaw !== 'object') fail('certificates.revoked', 'must be a mapping like { sign: affiliationChanged }');
-  only(revokedRaw, 'certificates.revoked', ['auth', 'sign']);
-  const revoked: CardDefinition['certificates']['revoked'] = {};
-  for (const k of ['auth', 'sign'] as const) {
-    const reason = revokedRaw[k];
-    if (reason === undefined) continue;
-    if (!kRevocationReasons.includes(reason as RevocationReason)) fail(`certificates.revoked.${k}`, `must be one of ${kRevocationReasons.join(', ')}`);
-    revoked[k] = reason as RevocationReason;
-  }
-  const signature = certificates.signature;
-  if (signature !== undefined && typeof signature !== 'boolean') fail('certificates.signature', 'must be true or false');
-
-  const atrText = text(card, 'card', 'atr') ?? 'contactless';
+  const atrText = str(card, 'atr') ?? 'contactless';
   const atr = atrText in kAtrPresets ? kAtrPresets[atrText as keyof typeof kAtrPresets] : atrText.replace(/[\s:]/g, '').toUpperCase();
   if (!/^3B(?:[0-9A-F]{2}){1,32}$/.test(atr)) fail('card.atr', 'must be "contactless", "contact" or an ATR in hex starting with 3B');
-  const lifecycle = text(card, 'card', 'lifecycle') ?? 'active';
-  if (lifecycle !== 'active' && lifecycle !== 'terminated') fail('card.lifecycle', 'must be active or terminated');
+  const lifecycle = (str(card, 'lifecycle') ?? 'active') as 'active' | 'terminated';
+  const tagByte = str(cardInfo, 'myNumberTagByte');
+  const trailer = str(cardInfo, 'myNumberTrailer');
+  const wrongKey = defects.wrongKey as WrongKey | undefined;
 
-  const tagByte = text(cardInfo, 'cardInfo', 'myNumberTagByte', /^(FF|DF)$/i, 'FF or DF');
-  const trailer = text(cardInfo, 'cardInfo', 'myNumberTrailer', /^[0-9A-Fa-f]{4}$/, 'two bytes in hex, e.g. "0000"');
-
-  for (const [k, v] of Object.entries(options)) {
-    const choices = (kCardOptionChoices as Record<string, readonly unknown[]>)[k];
-    if (!choices) fail(`options.${k}`, `unknown option (known: ${Object.keys(kCardOptionChoices).join(', ')})`);
-    if (!choices.includes(v)) fail(`options.${k}`, `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`);
-  }
-
-  const wrongKey = defects.wrongKey;
-  if (wrongKey !== undefined && wrongKey !== null && !kWrongKeyChoices.includes(wrongKey as WrongKey)) {
-    fail('defects.wrongKey', `${JSON.stringify(wrongKey)} is not one of ${kWrongKeyChoices.join(', ')} (the slot whose private key does not match its certificate)`);
-  }
-
-  const sex = text(identity, 'identity', 'sex', /^[129]$/, '1 (male), 2 (female) or 9 (not applicable)');
+  const sex = str(identity, 'sex');
   return {
-    id: text(root, '', 'id') ?? defaultId,
-    description: text(root, '', 'description') ?? '',
+    id: str(root, 'id') ?? defaultId,
+    description: str(root, 'description') ?? '',
     identity: {
-      name: text(identity, 'identity', 'name') ?? d.identity.name,
-      nameKana: text(identity, 'identity', 'nameKana') ?? (identity.name === undefined ? d.identity.nameKana : undefined),
-      address: text(identity, 'identity', 'address') ?? d.identity.address,
+      name: str(identity, 'name') ?? d.identity.name,
+      nameKana: str(identity, 'nameKana') ?? (identity.name === undefined ? d.identity.nameKana : undefined),
+      address: str(identity, 'address') ?? d.identity.address,
       birth: day(identity, 'identity', 'birth') ?? d.identity.birth,
       sex: (sex as Sex | undefined) ?? d.identity.sex,
       myNumber,
-      nameSubstitute: text(identity, 'identity', 'nameSubstitute'),
-      addressSubstitute: text(identity, 'identity', 'addressSubstitute'),
+      nameSubstitute: str(identity, 'nameSubstitute'),
+      addressSubstitute: str(identity, 'addressSubstitute'),
     },
     pins: {
-      auth: text(pins, 'pins', 'auth', /^\d{4}$/, '4 digits') ?? d.pins.auth,
-      sign: text(pins, 'pins', 'sign', /^[A-Z0-9]{6,16}$/, '6 to 16 characters A-Z and 0-9') ?? d.pins.sign,
-      kenhojo: text(pins, 'pins', 'kenhojo', /^\d{4}$/, '4 digits') ?? d.pins.kenhojo,
-      juki: text(pins, 'pins', 'juki', /^\d{4}$/, '4 digits') ?? d.pins.juki,
+      auth: str(pins, 'auth') ?? d.pins.auth,
+      sign: str(pins, 'sign') ?? d.pins.sign,
+      kenhojo: str(pins, 'kenhojo') ?? d.pins.kenhojo,
+      juki: str(pins, 'juki') ?? d.pins.juki,
     },
     tries: triesOut,
     certificates: {
-      issued: day(certificates, 'certificates', 'issued', true),
-      notAfter: day(certificates, 'certificates', 'notAfter', true),
+      issued: day(certificates, 'certificates', 'issued'),
+      notAfter: day(certificates, 'certificates', 'notAfter'),
       revoked,
       signature: signature as boolean | undefined,
     },
@@ -271,14 +274,14 @@ export function parseCardDefinition(raw: unknown, defaultId: string, fail: Fail)
       lifecycle,
       expiry: day(card, 'card', 'expiry'),
       periodOfStayEnds: day(card, 'card', 'periodOfStayEnds'),
-      securityCode: text(card, 'card', 'securityCode', /^\d{4}$/, '4 digits'),
-      manufactureNumber: text(card, 'card', 'manufactureNumber', /^[A-Z0-9]{13}$/, '13 characters A-Z and 0-9'),
+      securityCode: str(card, 'securityCode'),
+      manufactureNumber: str(card, 'manufactureNumber'),
     },
     cardInfo: {
       myNumberTagByte: (tagByte?.toUpperCase() === 'DF' ? 0xdf : 0xff) as 0xff | 0xdf,
       myNumberTrailer: trailer ?? d.cardInfo.myNumberTrailer,
     },
     options: options as Partial<CardOptions>,
-    defects: wrongKey === undefined || wrongKey === null ? {} : { wrongKey: wrongKey as WrongKey },
+    defects: wrongKey === undefined ? {} : { wrongKey },
   };
 }

@@ -45,6 +45,19 @@ describe('card images and card definitions refuse bad data, naming the field', (
     expect(() => readCardImage(join(dir.path, 'missing.json'))).toThrow(/jpki-hil card issue --out/);
   });
 
+  it('checks a card definition against its schema: an unquoted PIN is its digits, a typo gets a suggestion', () => {
+    const path = join(dir.path, 'schema.yaml');
+    writeFileSync(path, ['pins:', '  auth: 4321', 'certificates:', '  revoked:', '    sign: afiliationChanged'].join('\n'));
+    expect(() => loadCardDefinition(path)).toThrow(`${path}:5: certificates.revoked.sign: "afiliationChanged" is not one of`);
+    expect(() => loadCardDefinition(path)).toThrow('(did you mean "affiliationChanged"?)');
+    writeFileSync(path, ['pins:', '  auth: 4321', 'identity:', '  name:'].join('\n'));
+    const definition = loadCardDefinition(path);
+    expect(definition.pins.auth).toBe('4321');
+    expect(definition.identity.name).toBe('番号　太郎');
+    writeFileSync(path, 'tries:\n  sign:\n    limit: many\n');
+    expect(() => loadCardDefinition(path)).toThrow(`${path}:3: tries.sign.limit: must be an integer from 0 to 15, not a string`);
+  });
+
   it('names file, line and field of a bad card definition', () => {
     const path = join(dir.path, 'bad.yaml');
     writeFileSync(path, ['description: test', 'identity:', '  name: 試験', '  birth: 1990-13-01x', 'pins:', "  auth: '12'"].join('\n'));
@@ -55,7 +68,7 @@ describe('card images and card definitions refuse bad data, naming the field', (
     writeFileSync(path, 'tries:\n  auth:\n    remaining: 99\n');
     expect(() => loadCardDefinition(path)).toThrow(/:3: tries\.auth\.remaining: must be an integer from 0 to 15/);
     writeFileSync(path, 'colour: blue\n');
-    expect(() => loadCardDefinition(path)).toThrow(/colour: unknown field \(known: id, description, identity/);
+    expect(() => loadCardDefinition(path)).toThrow(/colour: unknown field "colour" \(known: id, description, identity/);
     writeFileSync(path, 'identity: [\n');
     expect(() => loadCardDefinition(path)).toThrow(/\(syntax\)/);
   });

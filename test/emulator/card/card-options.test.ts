@@ -84,7 +84,7 @@ describe('the option table', () => {
       for (const choice of kCardOptionChoices[name]) {
         expect(parseCardDefinition({ options: { [name]: choice } }, 'x', fail).options[name]).toBe(choice);
       }
-      expect(() => parseCardDefinition({ options: { [name]: 'sometimes' } }, 'x', fail)).toThrow(`options.${name}: must be one of`);
+      expect(() => parseCardDefinition({ options: { [name]: 'sometimes' } }, 'x', fail)).toThrow(`options.${name}: "sometimes" is not one of`);
     }
   });
 });

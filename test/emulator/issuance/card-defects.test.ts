@@ -130,7 +130,7 @@ describe('a card definition can ask for a deliberately wrong private key (defect
     expect(() => loadCardDefinition(path)).toThrow(CardDefinitionError);
     expect(() => loadCardDefinition(path)).toThrow(`${path}:3: defects.wrongKey: "foo" is not one of auth, sign, both`);
     writeFileSync(path, ['defects:', '  wrongPin: auth'].join('\n'));
-    expect(() => loadCardDefinition(path)).toThrow(`${path}:2: defects.wrongPin: unknown field (known: wrongKey)`);
+    expect(() => loadCardDefinition(path)).toThrow(`${path}:2: defects.wrongPin: unknown field "wrongPin" (known: wrongKey)`);
     writeFileSync(path, 'defects: auth\n');
     expect(() => loadCardDefinition(path)).toThrow(`${path}:1: defects: must be a mapping`);
   });
