@@ -8,6 +8,7 @@ import { kPinIds, type PinId } from '../card/file-system.js';
 import { fromBase64 } from '../../iso7816/bytes.js';
 import { readTlv, readTlvList } from '../../iso7816/tlv.js';
 import { kCardOptionChoices, kDefaultCardOptions, type CardOptions } from '../card/options.js';
+import { createValidator, fieldName, isObject, type Schema } from '../../common/yaml-schema.js';
 
 export const kImageFormat = 'jpki-hil/card-image';
 export const kImageVersion = 1;
@@ -88,34 +89,57 @@ export class CardImageError extends Error {
 
 type Json = unknown;
 
-function obj(value: Json, field: string): Record<string, Json> {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) throw new CardImageError(field, 'must be an object');
-  return value as Record<string, Json>;
-}
+const text = (pattern?: string, patternWords?: string): Schema => ({ type: 'string', ...(pattern ? { pattern } : {}), ...(patternWords ? { patternWords } : {}) });
+const kBase64 = text('^[A-Za-z0-9+/]*={0,2}$', 'base64');
+const kDay = text('^\\d{4}-\\d{2}-\\d{2}$', 'a date YYYY-MM-DD');
+const kFiles: Schema = { type: 'object', propertyNames: { pattern: '^[0-9A-F]{4}$', patternWords: 'a file id of 4 upper-case hex digits, e.g. "000A"' }, additionalProperties: kBase64 };
+const kPem = text('-----BEGIN PRIVATE KEY-----', 'a PKCS#8 PEM private key');
+const kPinState: Schema = {
+  type: 'object',
+  required: ['value', 'limit', 'remaining'],
+  properties: { value: text(), limit: { type: 'integer', minimum: 1, maximum: 15 }, remaining: { type: 'integer', minimum: 0, maximum: 15 } },
+};
+const kApplet = (required: string, schema: Schema): Schema => ({ type: 'object', required: [required], properties: { [required]: schema } });
 
-function str(value: Json, field: string, pattern?: RegExp, hint?: string): string {
-  if (typeof value !== 'string') throw new CardImageError(field, 'must be a string');
-  if (pattern && !pattern.test(value)) throw new CardImageError(field, `"${value.slice(0, 40)}" is not ${hint ?? `of the form ${pattern}`}`);
-  return value;
-}
+/** A card image's shape; what a schema cannot say (keys that load, tries within the limit) is checked after it. */
+export const kCardImageSchema: Schema = {
+  type: 'object',
+  required: ['label', 'issuedAt', 'atr', 'lifecycle', 'identity', 'cardExpiry', 'applets', 'pins'],
+  properties: {
+    label: text(),
+    issuedAt: text(),
+    atr: text('^(?:[0-9A-Fa-f]{2})+$', 'hex bytes'),
+    lifecycle: { enum: ['active', 'terminated'] },
+    options: {
+      type: 'object',
+      additionalProperties: false,
+      properties: Object.fromEntries(Object.entries(kCardOptionChoices as Record<string, readonly unknown[]>).map(([name, choices]) => [name, { enum: [...choices] }])),
+    },
+    identity: {
+      type: 'object',
+      required: ['name', 'address', 'birth', 'sex', 'myNumber'],
+      properties: { name: text(), address: text(), birth: kDay, sex: text('^[129]$', '1, 2 or 9'), myNumber: text('^\\d{12}$', '12 digits') },
+    },
+    cardExpiry: kDay,
+    applets: {
+      type: 'object',
+      required: ['jpki', 'kenhojo', 'kenkaku', 'juki'],
+      properties: {
+        jpki: { type: 'object', required: ['files', 'keys'], properties: { files: kFiles, keys: { type: 'object', required: ['auth'], properties: { auth: kPem, sign: kPem } } } },
+        kenhojo: kApplet('files', kFiles),
+        kenkaku: kApplet('files', kFiles),
+        juki: kApplet('records', { type: 'array', items: kBase64 }),
+      },
+    },
+    pins: { type: 'object', additionalProperties: false, required: [...kPinIds], properties: Object.fromEntries(kPinIds.map((id) => [id, kPinState])) },
+    defects: { type: 'object', additionalProperties: false, properties: { wrongKey: { enum: [...kWrongKeyChoices] } } },
+  },
+};
 
-const kBase64 = /^[A-Za-z0-9+/]*={0,2}$/;
-const kHex = /^(?:[0-9A-Fa-f]{2})+$/;
-const kDate = /^\d{4}-\d{2}-\d{2}$/;
-const kFid = /^[0-9A-F]{4}$/;
-
-function fileMap(value: Json, field: string): Record<string, string> {
-  const map = obj(value, field);
-  for (const [fid, content] of Object.entries(map)) {
-    if (!kFid.test(fid)) throw new CardImageError(`${field}.${fid}`, 'file ids are 4 upper-case hex digits, e.g. "000A"');
-    str(content, `${field}.${fid}`, kBase64, 'base64');
-  }
-  return map as Record<string, string>;
-}
+const validateShape = createValidator(kCardImageSchema, { schemaName: 'the card image schema' });
 
 /** A PKCS#8 PEM RSA private key that OpenSSL can load: the card signs with it. */
-function privateKey(value: Json, field: string): void {
-  const pem = str(value, field, /-----BEGIN PRIVATE KEY-----/, 'a PKCS#8 PEM private key');
+function privateKey(pem: string, field: string): void {
   let key;
   try {
     key = createPrivateKey(pem);
@@ -123,32 +147,6 @@ function privateKey(value: Json, field: string): void {
     throw new CardImageError(field, `is not a readable PKCS#8 private key (${(e as Error).message.split('\n')[0]}); issue the card again`);
   }
   if (key.asymmetricKeyType !== 'rsa') throw new CardImageError(field, `is an ${key.asymmetricKeyType ?? 'unknown'} key; the card signs with RSA`);
-}
-
-function pinState(value: Json, field: string): PinState {
-  const p = obj(value, field);
-  const v = str(p.value, `${field}.value`);
-  const limit = p.limit;
-  if (typeof limit !== 'number' || !Number.isInteger(limit) || limit < 1 || limit > 15) {
-    throw new CardImageError(`${field}.limit`, 'must be an integer from 1 to 15 (it is reported as 63Cx)');
-  }
-  const remaining = p.remaining;
-  if (typeof remaining !== 'number' || !Number.isInteger(remaining) || remaining < 0 || remaining > limit) {
-    throw new CardImageError(`${field}.remaining`, `must be an integer from 0 to ${limit}`);
-  }
-  return { value: v, limit, remaining };
-}
-
-function options(value: Json, field: string): CardOptions {
-  const given = value === undefined ? {} : obj(value, field);
-  const out: Record<string, unknown> = { ...kDefaultCardOptions };
-  for (const [key, v] of Object.entries(given)) {
-    const choices = (kCardOptionChoices as Record<string, readonly unknown[]>)[key];
-    if (!choices) throw new CardImageError(`${field}.${key}`, `unknown option (known: ${Object.keys(kCardOptionChoices).join(', ')})`);
-    if (!choices.includes(v)) throw new CardImageError(`${field}.${key}`, `must be one of ${choices.map((c) => JSON.stringify(c)).join(', ')}`);
-    out[key] = v;
-  }
-  return out as unknown as CardOptions;
 }
 
 /**
@@ -192,55 +190,32 @@ function encodedLongLengthForm(fileMaps: readonly Record<string, string>[]): Car
  */
 export function validateCardImage(value: Json, file?: string): CardImage {
   try {
-    const root = obj(value, '(root)');
-    if (root.format !== kImageFormat) throw new CardImageError('format', `must be "${kImageFormat}" (is this a card image?)`);
-    if (root.version !== kImageVersion) {
-      throw new CardImageError('version', `${JSON.stringify(root.version)} is not supported; this jpki-hil reads version ${kImageVersion}`);
+    // What says "this is not a card image at all" comes before any field of one.
+    if (!isObject(value)) throw new CardImageError('(root)', 'must be an object');
+    if (value.format !== kImageFormat) throw new CardImageError('format', `must be "${kImageFormat}" (is this a card image?)`);
+    if (value.version !== kImageVersion) {
+      throw new CardImageError('version', `${JSON.stringify(value.version)} is not supported; this jpki-hil reads version ${kImageVersion}`);
     }
-    str(root.label, 'label');
-    str(root.issuedAt, 'issuedAt');
-    str(root.atr, 'atr', kHex, 'hex bytes');
-    const lifecycle = str(root.lifecycle, 'lifecycle');
-    if (lifecycle !== 'active' && lifecycle !== 'terminated') throw new CardImageError('lifecycle', 'must be "active" or "terminated"');
-    const opts = options(root.options, 'options');
-    const identity = obj(root.identity, 'identity');
-    str(identity.name, 'identity.name');
-    str(identity.address, 'identity.address');
-    str(identity.birth, 'identity.birth', kDate, 'a date YYYY-MM-DD');
-    str(identity.sex, 'identity.sex', /^[129]$/, '1, 2 or 9');
-    str(identity.myNumber, 'identity.myNumber', /^\d{12}$/, '12 digits');
-    str(root.cardExpiry, 'cardExpiry', kDate, 'a date YYYY-MM-DD');
-    const applets = obj(root.applets, 'applets');
-    const jpki = obj(applets.jpki, 'applets.jpki');
-    fileMap(jpki.files, 'applets.jpki.files');
-    const keys = obj(jpki.keys, 'applets.jpki.keys');
+    validateShape(value, (path, message, hint) => {
+      throw new CardImageError(fieldName(path), hint ? `${message} (${hint})` : message);
+    });
+    const image = value as unknown as CardImage & { options?: Partial<CardOptions> };
+    for (const id of kPinIds) {
+      const pin = image.pins[id];
+      if (pin.remaining > pin.limit) throw new CardImageError(`pins.${id}.remaining`, `must be an integer from 0 to ${pin.limit}`);
+    }
+    const keys = image.applets.jpki.keys;
     privateKey(keys.auth, 'applets.jpki.keys.auth');
     if (keys.sign !== undefined) privateKey(keys.sign, 'applets.jpki.keys.sign');
-    const kenhojoFiles = fileMap(obj(applets.kenhojo, 'applets.kenhojo').files, 'applets.kenhojo.files');
-    const kenkakuFiles = fileMap(obj(applets.kenkaku, 'applets.kenkaku').files, 'applets.kenkaku.files');
-    if (root.options === undefined || !Object.hasOwn(obj(root.options, 'options'), 'tlvLongLength')) {
-      opts.tlvLongLength = encodedLongLengthForm([kenhojoFiles, kenkakuFiles]) ?? opts.tlvLongLength;
+    const wrongKey = image.defects?.wrongKey;
+    if ((wrongKey === 'sign' || wrongKey === 'both') && keys.sign === undefined) {
+      throw new CardImageError('defects.wrongKey', `"${wrongKey}" names the signature key, which this card does not have`);
     }
-    const records = obj(applets.juki, 'applets.juki').records;
-    if (!Array.isArray(records)) throw new CardImageError('applets.juki.records', 'must be an array of base64 records');
-    records.forEach((r, i) => str(r, `applets.juki.records[${i}]`, kBase64, 'base64'));
-    const pins = obj(root.pins, 'pins');
-    for (const id of kPinIds) pinState(pins[id], `pins.${id}`);
-    for (const id of Object.keys(pins)) {
-      if (!(kPinIds as readonly string[]).includes(id)) throw new CardImageError(`pins.${id}`, `unknown PIN (known: ${kPinIds.join(', ')})`);
+    const opts: CardOptions = { ...kDefaultCardOptions, ...image.options };
+    if (image.options === undefined || !Object.hasOwn(image.options, 'tlvLongLength')) {
+      opts.tlvLongLength = encodedLongLengthForm([image.applets.kenhojo.files, image.applets.kenkaku.files]) ?? opts.tlvLongLength;
     }
-    if (root.defects !== undefined) {
-      const defects = obj(root.defects, 'defects');
-      for (const key of Object.keys(defects)) if (key !== 'wrongKey') throw new CardImageError(`defects.${key}`, 'unknown defect (known: wrongKey)');
-      const wrongKey = defects.wrongKey;
-      if (wrongKey !== undefined && !kWrongKeyChoices.includes(wrongKey as WrongKey)) {
-        throw new CardImageError('defects.wrongKey', `must be one of ${kWrongKeyChoices.join(', ')}`);
-      }
-      if ((wrongKey === 'sign' || wrongKey === 'both') && keys.sign === undefined) {
-        throw new CardImageError('defects.wrongKey', `"${wrongKey}" names the signature key, which this card does not have`);
-      }
-    }
-    return { ...(root as unknown as CardImage), options: opts };
+    return { ...image, options: opts };
   } catch (e) {
     if (e instanceof CardImageError && file && !e.file) throw new CardImageError(e.field, e.message.slice(e.field.length + 2), file);
     throw e;

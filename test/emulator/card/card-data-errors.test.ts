@@ -24,9 +24,9 @@ describe('card images and card definitions refuse bad data, naming the field', (
       ['version', (j) => (j.version = 2), /^version: 2 is not supported/],
       ['format', (j) => (j.format = 'x'), /^format: must be "jpki-hil\/card-image"/],
       ['remaining', (j) => ((j.pins as { auth: { remaining: number } }).auth.remaining = 4), /^pins\.auth\.remaining: must be an integer from 0 to 3/],
-      ['pin missing', (j) => delete (j.pins as Record<string, unknown>).sign, /^pins\.sign: must be an object/],
-      ['file id', (j) => ((j.applets as { jpki: { files: Record<string, string> } }).jpki.files['00a'] = 'AA=='), /^applets\.jpki\.files\.00a: file ids are 4 upper-case hex digits/],
-      ['option', (j) => ((j.options as Record<string, unknown>).blockedPinSw = '9000'), /^options\.blockedPinSw: must be one of "6983", "6984", "63C0"/],
+      ['pin missing', (j) => delete (j.pins as Record<string, unknown>).sign, /^pins: missing required field "sign"/],
+      ['file id', (j) => ((j.applets as { jpki: { files: Record<string, string> } }).jpki.files['00a'] = 'AA=='), /^applets\.jpki\.files\.00a: "00a" is not a file id of 4 upper-case hex digits/],
+      ['option', (j) => ((j.options as Record<string, unknown>).blockedPinSw = '9000'), /^options\.blockedPinSw: "9000" is not one of 6983, 6984, 63C0/],
       ['key', (j) => ((j.applets as { jpki: { keys: { auth: string } } }).jpki.keys.auth = 'nope'), /^applets\.jpki\.keys\.auth: "nope" is not a PKCS#8 PEM private key/],
     ];
     for (const [, change, message] of cases) {

@@ -138,6 +138,6 @@ describe('a card definition can ask for a deliberately wrong private key (defect
   it('a card image with an unknown defect is refused, naming the field', () => {
     const json = JSON.parse(serializeCardImage(fixture.image)) as { defects: Record<string, unknown> };
     json.defects.wrongKey = 'all';
-    expect(() => validateCardImage(json)).toThrow(/^defects\.wrongKey: must be one of auth, sign, both/);
+    expect(() => validateCardImage(json)).toThrow(/^defects\.wrongKey: "all" is not one of auth, sign, both/);
   });
 });
