@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { toHex } from '../../iso7816/bytes.js';
 import { parseAtomicTempName, writeFileAtomic } from '../image/image-store.js';
 import { holderRegister, kCertificateHoldersFile } from './certificate-holders.js';
-import { formatName, isCrlReason, type Name } from './x509.js';
+import { createValidator, fieldName, isObject, type Schema } from '../../common/yaml-schema.js';
+import { formatName, kCrlReasons, type Name } from './x509.js';
 import { kCaFormat, kCaFormatVersion, type CaState, type CertKind, type TestCa } from './ca-types.js';
 
 export { kCaFormat, kCaFormatVersion } from './ca-types.js';
@@ -109,33 +110,44 @@ export function writeState(dir: string, state: CaState): void {
 // ---------------------------------------------------------------------------------------------
 // Validation of ca.json
 
-export function isRecordOf<T>(value: unknown, check: (v: unknown) => v is T): value is Record<CertKind, T> {
-  return typeof value === 'object' && value !== null && check((value as Record<string, unknown>)['auth']) && check((value as Record<string, unknown>)['sign']);
-}
+const kHexText: Schema = { type: 'string', pattern: '^(?:[0-9A-F]{2})+$', patternWords: 'upper-case hex' };
+const kTime: Schema = { type: 'string', pattern: '^\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}', patternWords: 'an ISO time (2026-04-01T00:00:00.000Z)' };
+const kPerKind = (schema: Schema): Schema => ({ type: 'object', required: ['auth', 'sign'], properties: { auth: schema, sign: schema } });
 
-export const isString = (v: unknown): v is string => typeof v === 'string';
-export const isHex = (v: unknown): v is string => typeof v === 'string' && /^(?:[0-9A-F]{2})+$/.test(v);
-export const isCount = (v: unknown): v is number => typeof v === 'number' && Number.isSafeInteger(v) && v >= 0;
-export const isIsoDate = (v: unknown): v is string => typeof v === 'string' && !Number.isNaN(Date.parse(v));
+/** ca.json's shape, checked before anything is read from it. */
+export const kCaStateSchema: Schema = {
+  type: 'object',
+  required: ['format', 'version', 'createdAt', 'crlBaseUrl', 'caKeyIds', 'nextSerial', 'crlNumber', 'issued'],
+  properties: {
+    format: { const: kCaFormat },
+    version: { const: kCaFormatVersion },
+    createdAt: kTime,
+    crlBaseUrl: { type: 'string' },
+    caKeyIds: kPerKind(kHexText),
+    nextSerial: kPerKind(kHexText),
+    crlNumber: kPerKind({ type: 'integer', minimum: 0 }),
+    issued: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['serial', 'kind', 'subject', 'issuedAt', 'notBefore', 'notAfter'],
+        properties: {
+          serial: kHexText,
+          kind: { enum: ['auth', 'sign'] },
+          subject: { type: 'string' },
+          issuedAt: kTime,
+          notBefore: kTime,
+          notAfter: kTime,
+          person: { type: 'string' },
+          cardInfoDigest: kHexText,
+          revoked: { type: 'object', required: ['date', 'reason'], properties: { date: kTime, reason: { enum: Object.keys(kCrlReasons) } } },
+        },
+      },
+    },
+  },
+};
 
-export function checkIssued(value: unknown, index: number): string | undefined {
-  if (typeof value !== 'object' || value === null) return `issued[${index}] is not an object`;
-  const r = value as Record<string, unknown>;
-  if (!isHex(r['serial'])) return `issued[${index}].serial is not upper-case hex`;
-  if (r['kind'] !== 'auth' && r['kind'] !== 'sign') return `issued[${index}].kind is not "auth" or "sign"`;
-  if (!isString(r['subject'])) return `issued[${index}].subject is not a string`;
-  for (const f of ['issuedAt', 'notBefore', 'notAfter']) if (!isIsoDate(r[f])) return `issued[${index}].${f} is not a date`;
-  if (r['person'] !== undefined && !isString(r['person'])) return `issued[${index}].person is not a string`;
-  if (r['cardInfoDigest'] !== undefined && !isHex(r['cardInfoDigest'])) return `issued[${index}].cardInfoDigest is not upper-case hex`;
-  const revoked = r['revoked'];
-  if (revoked !== undefined) {
-    const v = revoked as Record<string, unknown>;
-    if (typeof revoked !== 'object' || revoked === null || !isIsoDate(v['date']) || !isString(v['reason']) || !isCrlReason(v['reason'])) {
-      return `issued[${index}].revoked needs a date and a CRL reason name`;
-    }
-  }
-  return undefined;
-}
+const validateState = createValidator(kCaStateSchema, { schemaName: 'the ca.json schema' });
 
 export function parseState(dir: string, text: string): CaState {
   let json: unknown;
@@ -145,21 +157,14 @@ export function parseState(dir: string, text: string): CaState {
     throw caError(dir, `${kCaFiles.state} is not valid JSON (${(error as Error).message})`);
   }
   const bad = (what: string): Error => caError(dir, `${kCaFiles.state}: ${what}`);
-  if (typeof json !== 'object' || json === null) throw bad('not a JSON object');
-  const s = json as Record<string, unknown>;
-  if (s['format'] !== kCaFormat) throw bad(`format is ${JSON.stringify(s['format'])}, expected "${kCaFormat}" (not a jpki-hil test CA)`);
-  if (s['version'] !== kCaFormatVersion) throw bad(`version ${JSON.stringify(s['version'])} is not supported (expected ${kCaFormatVersion})`);
-  if (!isIsoDate(s['createdAt'])) throw bad('createdAt is not a date');
-  if (!isString(s['crlBaseUrl'])) throw bad('crlBaseUrl is not a string');
-  if (!isRecordOf(s['caKeyIds'], isHex)) throw bad('caKeyIds needs auth and sign hex key identifiers');
-  if (!isRecordOf(s['nextSerial'], isHex)) throw bad('nextSerial needs auth and sign hex serials');
-  if (!isRecordOf(s['crlNumber'], isCount)) throw bad('crlNumber needs auth and sign counts');
-  if (!Array.isArray(s['issued'])) throw bad('issued is not an array');
-  s['issued'].forEach((r, i) => {
-    const problem = checkIssued(r, i);
-    if (problem !== undefined) throw bad(problem);
-  });
-  return json as CaState;
+  // Not a test CA at all, or one of another version: said before any field.
+  if (!isObject(json)) throw bad('not a JSON object');
+  if (json.format !== kCaFormat) throw bad(`format is ${JSON.stringify(json.format)}, expected "${kCaFormat}" (not a jpki-hil test CA)`);
+  if (json.version !== kCaFormatVersion) throw bad(`version ${JSON.stringify(json.version)} is not supported (expected ${kCaFormatVersion})`);
+  const problems: string[] = [];
+  validateState(json, (path, message, hint) => problems.push(`${fieldName(path)}: ${message}${hint ? ` (${hint})` : ''}`));
+  if (problems.length > 0) throw bad(problems.join('; '));
+  return json as unknown as CaState;
 }
 
 /** Re-reads ca.json before a change, so two handles in one process do not undo each other. */

@@ -444,6 +444,22 @@ describe('initCa / loadCa', () => {
     expect(() => loadCa(dir)).toThrow(/ca\.json is not valid JSON/);
     writeFileSync(join(dir, kCaFiles.state), JSON.stringify({ ...JSON.parse(json), format: 'other' }));
     expect(() => loadCa(dir)).toThrow(/ca\.json: format/);
+    // Every bad field at once, each by its path, as the schema path words them.
+    const state = JSON.parse(json) as { nextSerial: Record<string, unknown>; crlNumber: Record<string, unknown>; issued: Record<string, unknown>[] };
+    state.nextSerial.sign = '0a1b';
+    delete state.crlNumber.auth;
+    state.issued.push({ serial: '01', kind: 'signature', subject: 'x', issuedAt: 'yesterday', notBefore: '2026-04-01T00:00:00.000Z', notAfter: '2031-04-01T00:00:00.000Z', revoked: { date: '2026-05-01T00:00:00.000Z', reason: 'lost' } });
+    const last = state.issued.length - 1;
+    writeFileSync(join(dir, kCaFiles.state), JSON.stringify(state));
+    expect(() => loadCa(dir)).toThrow(
+      [
+        'ca.json: nextSerial.sign: "0a1b" is not upper-case hex',
+        'crlNumber: missing required field "auth"',
+        `issued[${last}].kind: "signature" is not one of auth, sign`,
+        `issued[${last}].issuedAt: "yesterday" is not an ISO time (2026-04-01T00:00:00.000Z)`,
+        `issued[${last}].revoked.reason: "lost" is not one of unspecified, keyCompromise`,
+      ].join('; '),
+    );
     writeFileSync(join(dir, kCaFiles.state), json);
 
     writeFileSync(join(dir, kCaFiles.signCrl), 'not der');
