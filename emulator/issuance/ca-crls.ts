@@ -8,7 +8,7 @@ import { writeFileAtomic } from '../image/image-store.js';
 import type { Sex } from './identity.js';
 import { childAt, decodeTime, parseDer } from './der.js';
 import { Oid, buildCrl, decodeOtherNames, isCrlReason, kCrlReasons, parseCertificate, serialHex, type CrlReason } from './x509.js';
-import type { CaState, CertKind, RevocationRecord, TestCa } from './ca-state.js';
+import type { CaState, CertKind, RevocationRecord, TestCa } from './ca-types.js';
 import { freshState, kCaFiles, kDay, kHour, kSanOids, truncateToSeconds, writeState } from './ca-state.js';
 import { decodeJpkiBirth } from './jpki-identity.js';
 

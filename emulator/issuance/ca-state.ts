@@ -11,8 +11,6 @@ import { createValidator, fieldName, isObject, type Schema } from '../../common/
 import { formatName, kCrlReasons, type Name } from './x509.js';
 import { kCaFormat, kCaFormatVersion, type CaState, type CertKind, type TestCa } from './ca-types.js';
 
-export { kCaFormat, kCaFormatVersion } from './ca-types.js';
-export type { CaAuthority, CaState, CertKind, InitCaOptions, IssuedRecord, RevocationRecord, TestCa } from './ca-types.js';
 
 export const kDefaultCrlBaseUrl = 'http://127.0.0.1:8080/crl/';
 

@@ -19,7 +19,7 @@ import {
   type Extension,
   type Name,
 } from './x509.js';
-import type { CaAuthority, CaState, CertKind, IssuedRecord, TestCa } from './ca-state.js';
+import type { CaAuthority, CaState, CertKind, IssuedRecord, TestCa } from './ca-types.js';
 import { freshState, kAuthPolicyOid, kCaFiles, kSanOids, kSerialRanges, kSignCpsUri, kSignPolicyOid, truncateToSeconds, writeState } from './ca-state.js';
 import { checkIdentity, defaultCardNotAfter, encodeJpkiBirth, localityFromAddress, opaqueId } from './jpki-identity.js';
 

@@ -31,15 +31,13 @@ import {
   type ParsedRdn,
   type RdnType,
 } from './x509.js';
-import type { CaAuthority, CaState, CertKind, InitCaOptions, TestCa } from './ca-state.js';
+import { kCaFormat, kCaFormatVersion, type CaAuthority, type CaState, type CertKind, type InitCaOptions, type TestCa } from './ca-types.js';
 import {
   caError,
   isTempFile,
   kAuthCaName,
   kCaAltName,
   kCaFiles,
-  kCaFormat,
-  kCaFormatVersion,
   kDay,
   kDefaultCrlBaseUrl,
   kSerialRanges,
@@ -50,8 +48,9 @@ import {
   writeState,
 } from './ca-state.js';
 
-export { kAuthCaName, kAuthPolicyOid, kCaFiles, kCaFormat, kCaFormatVersion, kDefaultCrlBaseUrl, kJpkiSanArc, kSanOids, kSignCaName, kSignCpsUri, kSignPolicyOid } from './ca-state.js';
-export type { CaAuthority, CaState, CertKind, InitCaOptions, IssuedRecord, RevocationRecord, TestCa } from './ca-state.js';
+export { kAuthCaName, kAuthPolicyOid, kCaFiles, kDefaultCrlBaseUrl, kJpkiSanArc, kSanOids, kSignCaName, kSignCpsUri, kSignPolicyOid } from './ca-state.js';
+export { kCaFormat, kCaFormatVersion } from './ca-types.js';
+export type { CaAuthority, CaState, CertKind, InitCaOptions, IssuedRecord, RevocationRecord, TestCa } from './ca-types.js';
 export { birthdayAfter, decodeJpkiBirth, defaultCardNotAfter, encodeJpkiBirth, fifthBirthdayAfter, localityFromAddress, opaqueId } from './jpki-identity.js';
 export { issueCardCertificates } from './card-issuance.js';
 export type { IssueOptions, IssuedCard, IssuedCertificate } from './card-issuance.js';

@@ -122,22 +122,10 @@ export class RunResources {
     return new RunResources(CardIssuer.open(join(workDir, 'ca')), workDir);
   }
 
-  get caDir(): string {
-    return this.cards.caDir;
-  }
-
   /** Launched on first use. */
   browser(): Promise<Browser> {
     this._browser ??= launchBrowser();
     return this._browser;
-  }
-
-  issue(definition: CardDefinition): Promise<CardImage> {
-    return this.cards.issue(definition);
-  }
-
-  issueOther(name: string): Promise<CardImage> {
-    return this.cards.issueOther(name);
   }
 
   async close(): Promise<void> {
@@ -286,7 +274,7 @@ async function runWithRetries(ctx: RunContext, scenario: Scenario, worker: numbe
   let image: CardImage;
   try {
     definition = loadCardDefinition(scenario.cardFile);
-    image = await ctx.resources.issue(definition);
+    image = await ctx.resources.cards.issue(definition);
   } catch (e) {
     return {
       scenario: scenarioInfo(scenario),
@@ -355,7 +343,7 @@ async function runAttempt(ctx: RunContext, scenario: Scenario, definition: CardD
       world = await ScenarioWorld.create({
         portal: scenario.portal,
         definition,
-        caDir: ctx.resources.caDir,
+        caDir: ctx.resources.cards.caDir,
         slot,
         browser: await ctx.resources.browser(),
         baseUrl: options.baseUrl,
@@ -363,7 +351,7 @@ async function runAttempt(ctx: RunContext, scenario: Scenario, definition: CardD
         portalDefects: options.portalDefects,
         log,
         portalFlaws: options.portalFlaws,
-        issueOther: (name) => ctx.resources.issueOther(name),
+        issueOther: (name) => ctx.resources.cards.issueOther(name),
       });
     } catch (e) {
       const failure = classify(e);
