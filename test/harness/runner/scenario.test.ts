@@ -129,7 +129,7 @@ describe('errors name the file, the line and the field', () => {
     const errors = errorsOf(`${header('wrong-type')}steps:\n  - enterPin:\n      pin: auth\n      value: 1234\n      expectTriesLeft: two\n`);
     expect(errors).toEqual([
       expect.objectContaining({ line: 8, field: 'steps[0].enterPin.value', message: 'must be a string, not an integer', hint: "quote it: '1234'" }),
-      expect.objectContaining({ line: 9, field: 'steps[0].enterPin.expectTriesLeft', message: 'must be an integer, not a string' }),
+      expect.objectContaining({ line: 9, field: 'steps[0].enterPin.expectTriesLeft', message: 'must be an integer from 0 to 15, not a string' }),
     ]);
   });
 
