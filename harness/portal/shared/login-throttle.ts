@@ -59,6 +59,21 @@ export class LoginThrottle {
     this._failures.delete(`account:${email.toLowerCase()}`);
   }
 
+  /**
+   * One password login: refused while locked, then `login` asked; no account is a failure counted
+   * and `refused()` thrown, an account clears its count and is returned.
+   */
+  async attempt<A>(email: string, client: string, login: () => Promise<A | undefined>, refused: () => Error): Promise<A> {
+    this.check(email, client);
+    const account = await login();
+    if (account === undefined) {
+      this.failed(email, client);
+      throw refused();
+    }
+    this.succeeded(email);
+    return account;
+  }
+
   private _purge(now: number, windowMs: number): void {
     this._lastPurge = now;
     for (const key of [...this._failures.keys()]) this._recent(key, now, windowMs);

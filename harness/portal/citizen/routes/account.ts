@@ -20,18 +20,14 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: Citize
     const email = typeof body.email === 'string' ? body.email.trim() : '';
     const refuse = (error: CitizenError): FastifyReply =>
       html(reply, renderLogin({ csrfToken: ctx.sessions.ensure(request, reply).csrfToken, error: error.userMessage, errorCode: error.code }), error.status);
+    let account;
     try {
-      ctx.logins.check(email, request.ip);
+      const password = typeof body.password === 'string' ? body.password : undefined;
+      account = await ctx.logins.attempt(email, request.ip, async () => (password === undefined ? undefined : ctx.store.login(email, password)), () => new CitizenError('LOGIN_FAILED'));
     } catch (e) {
       if (e instanceof CitizenError) return refuse(e);
       throw e;
     }
-    const account = typeof body.password === 'string' ? await ctx.store.login(email, body.password) : undefined;
-    if (!account) {
-      ctx.logins.failed(email, request.ip);
-      return refuse(new CitizenError('LOGIN_FAILED'));
-    }
-    ctx.logins.succeeded(email);
     ctx.sessions.renew(request, reply).accountId = account.id;
     return reply.redirect('/mypage', 303);
   });

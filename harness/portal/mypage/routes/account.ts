@@ -45,18 +45,13 @@ export async function accountRoutes(app: FastifyInstance, { ctx }: { ctx: MyPage
   app.post('/login', async (request, reply) => {
     const email = formText(request.body, 'email');
     const refuse = (error: MyPageError): FastifyReply => sendHtml(reply, renderLogin(formState(session(request, reply), error)), error.status);
+    let account;
     try {
-      ctx.logins.check(email, request.ip);
+      account = await ctx.logins.attempt(email, request.ip, () => ctx.store.login(email, formText(request.body, 'password')), () => new MyPageError('LOGIN_FAILED'));
     } catch (e) {
       if (e instanceof MyPageError) return refuse(e);
       throw e;
     }
-    const account = await ctx.store.login(email, formText(request.body, 'password'));
-    if (!account) {
-      ctx.logins.failed(email, request.ip);
-      return refuse(new MyPageError('LOGIN_FAILED'));
-    }
-    ctx.logins.succeeded(email);
     ctx.sessions.renew(request, reply).accountId = account.id;
     return reply.redirect('/mypage', 303);
   });
