@@ -97,6 +97,7 @@ function commonError(readerName: string, error: Error): ReaderError | undefined 
  * survives the reader being unplugged and plugged in again (a new native object, same name).
  */
 class ReaderWatch extends EventEmitter<ReaderEvents & { gone: [] }> {
+  /** @internal The binding's object; its types come from an optional dependency, so they stay out of the declarations. */
   native: NativeReader | undefined;
   present = false;
   atr: Bytes = new Uint8Array(0);
@@ -112,6 +113,7 @@ class ReaderWatch extends EventEmitter<ReaderEvents & { gone: [] }> {
     this._firstStatus = new Promise((resolve) => (this._gotFirstStatus = resolve));
   }
 
+  /** @internal */
   attach(native: NativeReader): void {
     this.native = native;
     this.gone = false;
