@@ -1,6 +1,7 @@
 /**
  * The package as a user gets it: `npm pack` of the built tree, installed into a new project by
- * npm (no install scripts approved, so no native module is built), then used there through its
+ * npm with install scripts off (so no native module is built: the in-process card needs none),
+ * then used there through its
  * exports — a script that issues a card, signs a nonce and verifies it with node:crypto, a
  * TypeScript file type-checked against the shipped declarations, and `npx jpki-hil demo`.
  */
@@ -24,7 +25,7 @@ describe('the npm package', () => {
     execFileSync('mkdir', ['-p', project]);
     writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'uses-jpki-hil', version: '1.0.0', private: true, type: 'module' }));
     const tarball = join(dir.path, readdirSync(dir.path).find((f) => f.endsWith('.tgz'))!);
-    execFileSync(kNpm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--loglevel=error', tarball], { cwd: project, encoding: 'utf8', timeout: 400_000 });
+    execFileSync(kNpm, ['install', '--no-audit', '--no-fund', '--prefer-offline', '--ignore-scripts', '--loglevel=error', tarball], { cwd: project, encoding: 'utf8', timeout: 400_000 });
   }, 420_000);
   afterAll(() => dir.remove());
 
