@@ -131,6 +131,14 @@ export interface Schema {
   [annotation: string]: unknown;
 }
 
+/** A string schema, with a pattern and how to say it ("4 digits") when given. */
+export function stringSchema(pattern?: string, patternWords?: string): Schema {
+  return { type: 'string', ...(pattern ? { pattern } : {}), ...(patternWords ? { patternWords } : {}) };
+}
+
+/** A calendar date as YYYY-MM-DD (whether it exists is for the loader to check). */
+export const kDateSchema: Schema = stringSchema('^\\d{4}-\\d{2}-\\d{2}$', 'a date YYYY-MM-DD');
+
 /**
  * Words for a mapping whose single key names a kind (a scenario step: `- click: {…}`): its
  * unknown keys are unknown kinds, not unknown fields.

@@ -8,7 +8,7 @@ import { kPinIds, type PinId } from '../card/file-system.js';
 import { fromBase64 } from '../../iso7816/bytes.js';
 import { readTlv, readTlvList } from '../../iso7816/tlv.js';
 import { kCardOptionChoices, kDefaultCardOptions, type CardOptions } from '../card/options.js';
-import { createValidator, fieldName, isObject, type Schema } from '../../common/yaml-schema.js';
+import { createValidator, fieldName, isObject, kDateSchema, stringSchema, type Schema } from '../../common/yaml-schema.js';
 
 export const kImageFormat = 'jpki-hil/card-image';
 export const kImageVersion = 1;
@@ -89,9 +89,9 @@ export class CardImageError extends Error {
 
 type Json = unknown;
 
-const text = (pattern?: string, patternWords?: string): Schema => ({ type: 'string', ...(pattern ? { pattern } : {}), ...(patternWords ? { patternWords } : {}) });
+const text = stringSchema;
 const kBase64 = text('^[A-Za-z0-9+/]*={0,2}$', 'base64');
-const kDay = text('^\\d{4}-\\d{2}-\\d{2}$', 'a date YYYY-MM-DD');
+const kDay = kDateSchema;
 const kFiles: Schema = { type: 'object', propertyNames: { pattern: '^[0-9A-F]{4}$', patternWords: 'a file id of 4 upper-case hex digits, e.g. "000A"' }, additionalProperties: kBase64 };
 const kPem = text('-----BEGIN PRIVATE KEY-----', 'a PKCS#8 PEM private key');
 const kPinState: Schema = {

@@ -11,7 +11,7 @@ import { kCardOptionChoices, type CardOptions } from '../card/options.js';
 import { kWrongKeyChoices, type CardDefects, type WrongKey } from '../image/card-image.js';
 import type { Sex } from './identity.js';
 import { isValidMyNumber } from './my-number.js';
-import { createValidator, fieldName, isObject, type Schema } from '../../common/yaml-schema.js';
+import { createValidator, fieldName, isObject, kDateSchema, stringSchema, type Schema } from '../../common/yaml-schema.js';
 
 export type RevocationReason =
   | 'unspecified'
@@ -144,8 +144,8 @@ export function loadCardDefinition(path: string): CardDefinition {
 
 type Fail = (field: string, problem: string) => never;
 
-const text = (pattern?: string, patternWords?: string): Schema => ({ type: 'string', ...(pattern ? { pattern } : {}), ...(patternWords ? { patternWords } : {}) });
-const kDay = text('^\\d{4}-\\d{2}-\\d{2}$', 'a date YYYY-MM-DD');
+const text = stringSchema;
+const kDay = kDateSchema;
 const kDayOrTime = text('^\\d{4}-\\d{2}-\\d{2}', 'a date YYYY-MM-DD');
 const kFourDigits = text('^\\d{4}$', '4 digits');
 const section = (properties: Record<string, Schema>): Schema => ({ type: 'object', additionalProperties: false, properties });
