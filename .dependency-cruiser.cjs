@@ -39,7 +39,7 @@ const kAllowed = {
   'harness/calibration': [...kLeaves, kEmulator, 'harness/readers', 'harness/jpki'],
   'harness/fuzz': [...kLeaves, kEmulator, 'harness/readers', 'harness/jpki', 'harness/stats'],
   'harness/bench': [...kLeaves, kEmulator, 'harness/package-root.ts', 'harness/fixtures', 'harness/readers', 'harness/jpki', 'harness/agents', 'harness/portal', 'harness/cms', 'harness/stats'],
-  'harness/library': [...kLeaves, kEmulator, 'harness/package-root.ts', 'harness/fixtures', 'harness/readers', 'harness/jpki', 'harness/agents', 'harness/portal', 'harness/runner', 'harness/profiles', 'reports'],
+  'harness/library': [...kLeaves, kEmulator, 'harness/package-root.ts', 'harness/fixtures', 'harness/readers', 'harness/jpki', 'harness/agents', 'harness/portal', 'harness/runner', 'harness/profiles', 'harness/stats', 'reports'],
   'harness/cli': [...kLeaves, kEmulator, 'harness/package-root.ts', ...kWings.filter((w) => w.startsWith('harness/') && w !== 'harness/cli'), 'reports'],
 };
 
@@ -108,7 +108,7 @@ module.exports = {
     tsConfig: { fileName: 'tsconfig.json' },
     doNotFollow: { path: 'node_modules' },
     // Packages' subpath exports (tsx/esm/api, ajv/dist/2020.js) resolve as Node resolves them.
-    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['import', 'require', 'node', 'types', 'default'] },
+    enhancedResolveOptions: { exportsFields: ['exports'], conditionNames: ['jpki-hil-sources', 'import', 'require', 'node', 'types', 'default'] },
     exclude: { path: '^(node_modules|dist|out|test|scripts)/' },
   },
 };

@@ -12,9 +12,7 @@
 import { constants, createHash, publicDecrypt, randomBytes, verify, X509Certificate } from 'node:crypto';
 import * as asn1js from 'asn1js';
 import * as pkijs from 'pkijs';
-import { CardCommandError, JpkiClient, kAids, sha256DigestInfo, type CertificateKind, type JpkiPin } from '../../../harness/jpki/jpki-client.js';
-import type { CardConnection } from '../../../harness/readers/reader.js';
-import type { CustomStepContext } from '../../../harness/runner/steps/step-api.js';
+import { CardCommandError, JpkiClient, kAids, sha256DigestInfo, type CardConnection, type CertificateKind, type CustomStepContext, type JpkiPin } from 'jpki-hil/steps';
 
 const kCertificateEf: Record<CertificateKind, number> = { sign: 0x0001, signCa: 0x0002, auth: 0x000a, authCa: 0x000b };
 const kKeyEf: Record<JpkiPin, number> = { auth: 0x0017, sign: 0x001a };

@@ -2,7 +2,7 @@
  * Time passing, for scenarios about what expires: moves the portals' clock (and the IdP's) forward
  * by `with: { minutes }` — as if the person had left the page open that long.
  */
-import type { CustomStepContext } from '../../../harness/runner/steps/step-api.js';
+import type { CustomStepContext } from 'jpki-hil/steps';
 
 export function advance(ctx: CustomStepContext): void {
   const minutes = Number(ctx.args.minutes);

@@ -11,11 +11,7 @@
  *
  * A portal that lets the attack through fails the step as a product defect.
  */
-import { SigningApp } from '../../../harness/agents/phone/signing-app.js';
-import { PhoneError } from '../../../harness/agents/phone/phone-http.js';
-import { JpkiClient, sha256DigestInfo } from '../../../harness/jpki/jpki-client.js';
-import type { Reader } from '../../../harness/readers/reader.js';
-import type { CustomStepContext } from '../../../harness/runner/steps/step-api.js';
+import { JpkiClient, PhoneError, sha256DigestInfo, SigningApp, type CustomStepContext, type Reader } from 'jpki-hil/steps';
 
 function text(ctx: CustomStepContext, key: string, fallback?: string): string {
   const value = ctx.args[key];

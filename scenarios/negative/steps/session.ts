@@ -5,7 +5,7 @@
  * nothing. `plantCookie` remembers it, `expectPlantedCookieLoggedOut` checks that the portal gave
  * the session a new cookie and that the old one, used from elsewhere, is not logged in.
  */
-import type { CustomStepContext } from '../../../harness/runner/steps/step-api.js';
+import type { CustomStepContext } from 'jpki-hil/steps';
 
 const kSaved = 'plantedCookie';
 

@@ -12,11 +12,7 @@
  * A failure the app reports (a PhoneError) is the product's, unless `with: { expectError: CODE }`
  * names it; then only that code passes.
  */
-import { AuthApp } from '../../../harness/agents/phone/auth-app.js';
-import { PhoneError } from '../../../harness/agents/phone/phone-http.js';
-import { SigningApp } from '../../../harness/agents/phone/signing-app.js';
-import { XidApp } from '../../../harness/agents/phone/xid-app.js';
-import type { CustomStepContext } from '../../../harness/runner/steps/step-api.js';
+import { AuthApp, PhoneError, SigningApp, XidApp, type CustomStepContext } from 'jpki-hil/steps';
 
 /** The href of the element with `testId`, once the page has put a real link there. */
 async function linkOf(ctx: CustomStepContext, testId: string, pattern: RegExp): Promise<string> {

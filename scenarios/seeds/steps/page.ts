@@ -7,7 +7,7 @@
  *   - custom: { module: ../seeds/steps/page.ts, export: fillByLabel, with: { fields: { 携帯電話番号: '08012345678' } } }
  *   - custom: { module: ../seeds/steps/page.ts, export: expectCode, with: { testId: error, code: CODE_WRONG } }
  */
-import type { CustomStepContext } from '../../../harness/runner/steps/step-api.js';
+import type { CustomStepContext } from 'jpki-hil/steps';
 
 /** Types each value into the input whose label contains the key (the first such input). */
 export async function fillByLabel(ctx: CustomStepContext): Promise<void> {
