@@ -29,7 +29,7 @@ const kAllowed = {
   'harness/jpki': kLeaves,
   'harness/browser': kLeaves,
   'harness/profiles': [...kLeaves, 'harness/package-root.ts'],
-  'harness/readers': [...kLeaves, kEmulator, 'harness/stats', 'harness/profiles'],
+  'harness/readers': [...kLeaves, kEmulator, 'harness/package-root.ts', 'harness/stats', 'harness/profiles'],
   'harness/agents': [...kLeaves, 'harness/readers', 'harness/jpki', 'harness/cms'],
   'harness/portal': [...kLeaves, 'harness/package-root.ts', 'harness/cms'],
   'harness/fixtures': [...kLeaves, kEmulator, 'harness/package-root.ts', 'harness/readers', 'harness/jpki', 'harness/agents', 'harness/portal', 'harness/browser', 'harness/profiles', 'harness/stats'],

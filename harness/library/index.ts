@@ -12,7 +12,22 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createMemoryCard, kDefaultDefinition, loadCardDefinition, type CardDefinition, type CardImage, type TestCa } from '../../emulator/index.js';
+import {
+  createMemoryCard,
+  kDefaultDefinition,
+  kPinIds,
+  kVpcdPort,
+  loadCardDefinition,
+  ServedCard,
+  VpcdConnection,
+  type Card,
+  type CardDefinition,
+  type CardImage,
+  type PinId,
+  type TestCa,
+} from '../../emulator/index.js';
+import { fromHex } from '../../iso7816/bytes.js';
+import { parseResponseApdu } from '../../iso7816/apdu.js';
 import { CardIssuer } from '../fixtures/cards.js';
 import { JpkiClient } from '../jpki/jpki-client.js';
 import { kCardDefinitionsDir } from '../package-root.js';
@@ -30,17 +45,25 @@ export {
   kDefaultCardOptions,
   kDefaultDefinition,
   kPinIds,
+  buildCaServer,
   loadCa,
   loadCardDefinition,
+  NciCardHost,
+  openSerialLink,
   publishCrls,
+  ServedCard,
+  VpcdConnection,
+  kVpcdPort,
   readCardImage,
   revokeCardCertificate,
   serializeCardImage,
   validateCardImage,
   type CardDefinition,
   type CardImage,
+  type CaServerOptions,
   type CardOptions,
   type IssuedCardImage,
+  type NciHostOptions,
   type PinId,
   type RevocationReason,
   type TestCa,
@@ -49,6 +72,7 @@ export { CardIssuer } from '../fixtures/cards.js';
 export { CardCommandError, JpkiClient, kAids, sha256DigestInfo, type CertificateKind, type JpkiPin } from '../jpki/jpki-client.js';
 export { InProcessReader } from '../readers/in-process-reader.js';
 export type { CardConnection, Reader } from '../readers/reader.js';
+export { PcscReaderProvider } from '../readers/pcsc-reader.js';
 
 /** A card definition: a shipped name (`adult`, `minor`, … under scenarios/cards/), a file, or fields over the default adult. */
 export type CardChoice = string | Partial<CardDefinition>;
@@ -71,8 +95,59 @@ export interface TestCard {
   readonly client: JpkiClient;
   /** The card's PINs, as the definition set them. */
   readonly pins: CardDefinition['pins'];
-  /** Disconnects, and removes the CA directory when openTestCard made it. */
+  /** The emulated card itself (its image holds the live PIN counters and lifecycle). */
+  readonly card: Card;
+  /**
+   * Sends one command APDU (bytes, or hex such as `'00A4040C0ADA1111111111111111'`, spaces
+   * allowed) on the connection; gives the response data and status word.
+   */
+  transmit(command: Uint8Array | string): Promise<{ data: Uint8Array; sw: number }>;
+  /** The card's state as its chip holds it, read without an APDU. */
+  state(): CardStateSummary;
+  /** Takes the card out of the reader (powering it off: verified PINs are forgotten). */
+  remove(): void;
+  /** Puts it back and connects again (the client keeps working). */
+  insert(): Promise<void>;
+  /**
+   * Serves the card to pcscd through a vpcd slot (0 or 1: readers "Virtual PCD 00 00"/"… 01"), so
+   * that PC/SC clients (OpenSC, your own) see it; resolves when pcscd took it. Stop it with the
+   * returned connection's `stop()`. Needs pcscd with the vpcd driver (`jpki-hil doctor`).
+   */
+  serveVpcd(options?: { slot?: number; host?: string }): Promise<VpcdConnection>;
+  /** Disconnects, stops serving, and removes the CA directory when openTestCard made it. */
   close(): Promise<void>;
+}
+
+/** One PIN's counter. */
+export interface PinCounter {
+  triesLeft: number;
+  limit: number;
+  blocked: boolean;
+}
+
+/** What `TestCard.state()` reads: every PIN's counter and the card's lifecycle. */
+export interface CardStateSummary {
+  lifecycle: CardImage['lifecycle'];
+  pins: Record<PinId, PinCounter>;
+}
+
+/** The counters and lifecycle of a card, from its image. */
+export function cardState(card: Card): CardStateSummary {
+  const image = card.store.image;
+  const pins = Object.fromEntries(
+    kPinIds.map((id) => {
+      const pin = image.pins[id];
+      return [id, { triesLeft: pin.remaining, limit: pin.limit, blocked: pin.remaining === 0 }];
+    }),
+  ) as Record<PinId, PinCounter>;
+  return { lifecycle: image.lifecycle, pins };
+}
+
+function commandBytes(command: Uint8Array | string): Uint8Array {
+  if (typeof command !== 'string') return command;
+  const hex = command.replace(/\s+/g, '');
+  if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new TypeError(`"${command}" is not a command APDU in hex (an even number of hex digits, spaces allowed)`);
+  return fromHex(hex);
 }
 
 /**
@@ -87,18 +162,57 @@ export async function openTestCard(options: { card?: CardChoice; caDir?: string 
     const definition = cardDefinition(options.card);
     const issuer = CardIssuer.open(caDir);
     const image = await issuer.issue(definition);
-    const reader = new InProcessReader('jpki-hil in-process reader', createMemoryCard(image));
-    const connection = await reader.connect();
+    const card = createMemoryCard(image);
+    const reader = new InProcessReader('jpki-hil in-process reader', card);
+    let connection = await reader.connect();
+    // The client goes through this channel, so that it follows a new connection after insert().
+    const client = new JpkiClient({ transmit: (command) => connection.transmit(command) });
+    const served: VpcdConnection[] = [];
     return {
       definition,
       image,
       ca: issuer.ca,
       caDir,
       reader,
-      connection,
-      client: new JpkiClient(connection),
+      get connection() {
+        return connection;
+      },
+      client,
       pins: definition.pins,
+      card,
+      transmit: async (command) => {
+        const { data, sw } = parseResponseApdu(await connection.transmit(commandBytes(command)));
+        return { data, sw };
+      },
+      state: () => cardState(card),
+      remove: () => reader.remove(),
+      insert: async () => {
+        if (!reader.cardPresent()) reader.insert();
+        connection = await reader.connect();
+      },
+      serveVpcd: async (serve = {}) => {
+        const slot = serve.slot ?? 0;
+        if (!Number.isInteger(slot) || slot < 0 || slot > 1) throw new RangeError(`vpcd has slots 0 and 1, not ${slot}`);
+        const vpcd = new VpcdConnection(new ServedCard(card), { host: serve.host ?? '127.0.0.1', port: kVpcdPort + slot });
+        served.push(vpcd);
+        let timer: NodeJS.Timeout | undefined;
+        try {
+          await Promise.race([
+            vpcd.insert(),
+            new Promise<never>((_, reject) => {
+              timer = setTimeout(() => reject(new Error(`vpcd slot ${slot} (port ${kVpcdPort + slot}) did not take the card within 10 s: is pcscd running with the vpcd driver? (jpki-hil doctor)`)), 10_000);
+            }),
+          ]);
+        } catch (e) {
+          vpcd.stop();
+          throw e;
+        } finally {
+          clearTimeout(timer);
+        }
+        return vpcd;
+      },
       close: async () => {
+        for (const vpcd of served) vpcd.stop();
         await connection.disconnect('reset').catch(() => undefined);
         await reader.close();
         if (made) rmSync(made, { recursive: true, force: true });

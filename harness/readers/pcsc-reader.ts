@@ -24,6 +24,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import type pcsclite from 'pcsclite';
+import { nativeModuleAdvice } from '../package-root.js';
 import { equalBytes, toHex, type Bytes } from '../../iso7816/bytes.js';
 import {
   matchReaderName,
@@ -62,7 +63,7 @@ const kScard = {
 /** pcscd polls for presence every 400 ms: a few polls settle whether a card is still there. */
 const kRemovalSettleMs = 1500;
 
-const kSetupHint = 'run `npm run setup -- --pcsc` (or `bash scripts/pcsc-setup.sh`)';
+const kSetupHint = nativeModuleAdvice('pcsclite');
 
 function scardCode(error: Error): number | undefined {
   const m = /\(0x([0-9a-f]{8})\)\s*$/i.exec(error.message);

@@ -105,7 +105,9 @@ const kSteps: { [K in StepKind]: StepDefinition<K> } = {
   },
   enterPin: {
     describe: (step) => enterPinName(step),
-    run: (step, { run, secret }) => enterPin(run.world, step.pin, secret(step.value), step.expectTriesLeft),
+    run: async (step, { run, secret }) => {
+      await enterPin(run.world, step.pin, secret(step.value), step.expectTriesLeft);
+    },
   },
   card: {
     describe: (step) => `${step.action}${step.ins ? ` at INS ${step.ins.toUpperCase()} (${step.when ?? 'after'})` : ''}`,

@@ -119,6 +119,11 @@ export interface WorldOptions {
   portalFlaws?: readonly string[] | undefined;
   /** Another person's card from the run's CA (RunResources.issueOther). */
   issueOther?: ((name: string) => Promise<CardImage>) | undefined;
+  /**
+   * The browser context and page to use instead of opening new ones in `browser` (a Playwright
+   * Test's own `context` and `page`); whoever made them closes them.
+   */
+  pageOf?: { context: BrowserContext; page: Page } | undefined;
 }
 
 /** The mock portals' deliberate flaws of the session and code kind (`jpki-hil run --portal-flaw <name>`). */
@@ -236,6 +241,7 @@ export class ScenarioWorld {
         browser: value('scenario', options.browser),
         portalSettings: value('scenario', settings),
         agentSettings: value('scenario', agentSettings),
+        ...(options.pageOf ? { context: value('scenario', options.pageOf.context), page: value('scenario', options.pageOf.page) } : {}),
       },
       'scenario',
     );

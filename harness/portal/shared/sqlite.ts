@@ -7,6 +7,7 @@
 import { existsSync, mkdirSync, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
+import { nativeModuleAdvice } from '../../package-root.js';
 
 export interface Migration {
   readonly version: number;
@@ -93,7 +94,13 @@ export function cacheStatements<T extends Database.Database>(db: T): T {
 /** Opens (creating when missing) and migrates the database at `path`, or an in-memory one for ':memory:'. */
 export function openMigratedDatabase(path: string, migrations: readonly Migration[]): Database.Database {
   if (path !== ':memory:') makeDatabaseDirectory(dirname(path));
-  const db = new Database(path);
+  let db: Database.Database;
+  try {
+    db = new Database(path);
+  } catch (e) {
+    if (!/bindings file|better_sqlite3\.node|NODE_MODULE_VERSION/.test((e as Error).message)) throw e;
+    throw new Error(`the portals keep their data in SQLite through better-sqlite3, whose native module is not built for this Node: ${nativeModuleAdvice('better-sqlite3')} (${(e as Error).message.split('\n', 1)[0]})`, { cause: e });
+  }
   // WAL lets the CLI inspect a running portal's file; foreign keys are off by default in SQLite.
   if (path !== ':memory:') db.pragma('journal_mode = WAL');
   db.pragma('foreign_keys = ON');

@@ -8,10 +8,13 @@ import { productDefect } from '../failures.js';
 import type { ScenarioPin } from '../scenario.js';
 import type { ScenarioWorld } from '../world.js';
 
+/** What the card steps use of a scenario's world: its card slot and the card's definition. */
+export type CardWorld = Pick<ScenarioWorld, 'slot' | 'definition'>;
+
 export const kClientPin: Record<ScenarioPin, CardPin> = { auth: 'auth', sign: 'sign', kenhojo: 'kenhojo' };
 
 /** `direct`: the harness's own look at the card, past any device profile. */
-export async function withCard<T>(world: ScenarioWorld, use: (client: JpkiClient) => Promise<T>, direct = false): Promise<T> {
+export async function withCard<T>(world: CardWorld, use: (client: JpkiClient) => Promise<T>, direct = false): Promise<T> {
   const connection = await (direct ? world.slot.checks : world.slot.reader).connect();
   try {
     return await use(new JpkiClient(connection));
@@ -20,8 +23,8 @@ export async function withCard<T>(world: ScenarioWorld, use: (client: JpkiClient
   }
 }
 
-/** A PIN typed at a terminal: VERIFY on the card, right or wrong, and the tries it leaves. */
-export async function enterPin(world: ScenarioWorld, pin: ScenarioPin, value: string, expectTriesLeft: number | undefined): Promise<void> {
+/** A PIN typed at a terminal: VERIFY on the card, right or wrong; returns the tries it leaves. */
+export async function enterPin(world: CardWorld, pin: ScenarioPin, value: string, expectTriesLeft: number | undefined): Promise<number> {
   const left = await withCard(world, async (client) => {
     try {
       await client.verifyPin(kClientPin[pin], value);
@@ -34,6 +37,7 @@ export async function enterPin(world: ScenarioWorld, pin: ScenarioPin, value: st
   if (expectTriesLeft !== undefined && left !== expectTriesLeft) {
     throw productDefect(`after entering the ${pin} PIN the card has ${left} tries left, expected ${expectTriesLeft}`);
   }
+  return left;
 }
 
 /** The 住基 AP's PIN EF (the JPKI client knows only the JPKI and card-info PINs). */
@@ -55,7 +59,7 @@ export async function pinState(client: JpkiClient, pin: ScenarioPin | 'juki'): P
   }
 }
 
-export async function expectCard(world: ScenarioWorld, pin: ScenarioPin | 'juki', triesLeft: number | undefined, blocked: boolean | undefined): Promise<void> {
+export async function expectCard(world: CardWorld, pin: ScenarioPin | 'juki', triesLeft: number | undefined, blocked: boolean | undefined): Promise<void> {
   const state = await withCard(world, (client) => pinState(client, pin), true);
   const problems: string[] = [];
   if (triesLeft !== undefined && state.triesLeft !== triesLeft) problems.push(`${state.triesLeft === undefined ? 'no count (the PIN is verified)' : `${state.triesLeft} tries left`} instead of ${triesLeft}`);
@@ -63,7 +67,7 @@ export async function expectCard(world: ScenarioWorld, pin: ScenarioPin | 'juki'
   if (problems.length > 0) throw productDefect(`the card's ${pin} PIN: ${problems.join('; ')}`);
 }
 
-export async function cardAction(world: ScenarioWorld, action: 'remove' | 'insert' | 'tear', ins: string | undefined, when: 'before' | 'after'): Promise<void> {
+export async function cardAction(world: CardWorld, action: 'remove' | 'insert' | 'tear', ins: string | undefined, when: 'before' | 'after'): Promise<void> {
   const slot = world.slot;
   if (action === 'insert') {
     await slot.insert();
