@@ -174,28 +174,34 @@ export type Validate = (value: unknown, fail: Fail, path?: PathSegment[]) => voi
  * so no check is asked for that nobody makes), counting only a mapping's own keys as present.
  */
 export function createValidator(root: Schema, options: ValidatorOptions): Validate {
-  const ajv = new Ajv2020({
-    allErrors: true,
-    verbose: true,
-    ownProperties: true,
-    strict: true,
-    strictTypes: false,
-    strictTuples: false,
-    strictRequired: false,
-    allowUnionTypes: true,
-    coerceTypes: options.coerceTypes ?? false,
-  });
-  // An annotation of our own: how a pattern is said to a person ("4 digits"), used by the mapper.
-  ajv.addKeyword({ keyword: 'patternWords', schemaType: 'string' });
-  let check: ValidateFunction;
-  try {
-    check = ajv.compile(root);
-  } catch (e) {
-    throw new Error(`${options.schemaName}: ${(e as Error).message}`);
-  }
+  // Compiled on first use: a command that never reads this kind of file does not pay for it.
+  let check: ValidateFunction | undefined;
+  const compiled = (): ValidateFunction => {
+    if (check) return check;
+    const ajv = new Ajv2020({
+      allErrors: true,
+      verbose: true,
+      ownProperties: true,
+      strict: true,
+      strictTypes: false,
+      strictTuples: false,
+      strictRequired: false,
+      allowUnionTypes: true,
+      coerceTypes: options.coerceTypes ?? false,
+    });
+    // An annotation of our own: how a pattern is said to a person ("4 digits"), used by the mapper.
+    ajv.addKeyword({ keyword: 'patternWords', schemaType: 'string' });
+    try {
+      check = ajv.compile(root);
+    } catch (e) {
+      throw new Error(`${options.schemaName}: ${(e as Error).message}`);
+    }
+    return check;
+  };
   return (value, fail, path = []) => {
-    if (check(value)) return;
-    for (const problem of describeErrors(check.errors ?? [], value, root, options)) fail([...path, ...problem.path], problem.message, problem.hint);
+    const validate = compiled();
+    if (validate(value)) return;
+    for (const problem of describeErrors(validate.errors ?? [], value, root, options)) fail([...path, ...problem.path], problem.message, problem.hint);
   };
 }
 

@@ -7,7 +7,7 @@
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type BrowserContext, type LaunchOptions } from 'playwright-core';
+import type { Browser, BrowserContext, LaunchOptions } from 'playwright-core';
 
 export const kChromiumArgs = [
   '--no-sandbox',
@@ -56,6 +56,8 @@ function launchFailure(e: unknown): Error {
  */
 export async function launchBrowser(options: { headless?: boolean; slowMo?: number } = {}): Promise<Browser> {
   try {
+    // Loaded when a browser is wanted: playwright-core takes half a second to import.
+    const { chromium } = await import('playwright-core');
     return await chromium.launch(launchOptions(options));
   } catch (e) {
     throw launchFailure(e);
@@ -67,6 +69,7 @@ export async function launchChromium(options: { headless?: boolean; slowMo?: num
   const userDataDir = mkdtempSync(join(tmpdir(), 'jpki-hil-chromium-'));
   let context: BrowserContext;
   try {
+    const { chromium } = await import('playwright-core');
     context = await chromium.launchPersistentContext(userDataDir, launchOptions(options));
   } catch (e) {
     rmSync(userDataDir, { recursive: true, force: true });
