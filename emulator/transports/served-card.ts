@@ -24,7 +24,7 @@ export class ServedCard {
   private readonly _latency = new Map<number, number>();
   private _tear: TearPlan | undefined;
   private _exchanges = 0;
-  private _last: { command: Uint8Array; response: Uint8Array; detail: string | undefined } | undefined;
+  private _last: { command: Uint8Array; response: Uint8Array } | undefined;
 
   constructor(
     readonly card: Card,
@@ -43,7 +43,7 @@ export class ServedCard {
   detailOf(command: Uint8Array, response: Uint8Array): string | undefined {
     const last = this._last;
     if (!last || !equalBytes(last.command, command) || !equalBytes(last.response, response)) return undefined;
-    return last.detail;
+    return answerDetail(last.response);
   }
 
   /** Delay every response to INS `ins` by `ms` (0 removes the delay). */
@@ -65,8 +65,33 @@ export class ServedCard {
     return this._tear;
   }
 
-  async exchange(command: Uint8Array): Promise<ExchangeResult> {
+  /**
+   * The exchange at once, when nothing makes it wait (no latency set for its INS): the transports'
+   * fast path, with no promise in between. Undefined, with nothing done, when it must wait.
+   */
+  exchangeNow(command: Uint8Array): ExchangeResult | undefined {
+    const ins = command[1];
+    if (this._latency.size > 0 && ins !== undefined && this._latency.has(ins)) return undefined;
     const started = performance.now();
+    const result = this._run(command, started);
+    if (result.kind === 'response') this._trace(command, result.response, started);
+    return result;
+  }
+
+  async exchange(command: Uint8Array): Promise<ExchangeResult> {
+    const ins = command[1];
+    const delay = ins === undefined ? undefined : this._latency.get(ins);
+    if (!delay) return this.exchangeNow(command)!;
+    const started = performance.now();
+    const result = this._run(command, started);
+    if (result.kind === 'response') {
+      await sleep(delay);
+      this._trace(command, result.response, started);
+    }
+    return result;
+  }
+
+  private _run(command: Uint8Array, started: number): ExchangeResult {
     // vpcd powers the card on before any APDU; a stray APDU after power-off gets a powered card.
     if (!this.card.powered) this.card.powerOn();
     const ins = command[1];
@@ -79,15 +104,13 @@ export class ServedCard {
     }
     const response = this.card.transmit(command);
     this._exchanges++;
-    this._last = { command: command.slice(), response, detail: answerDetail(response) };
+    // The reason is looked up only when a host asks (detailOf), not on every exchange.
+    this._last = { command: command.slice(), response };
     if (tear?.when === 'after') {
       this.card.powerOff();
       this._trace(command, response, started, 'after');
       return { kind: 'torn', when: 'after' };
     }
-    const delay = ins === undefined ? undefined : this._latency.get(ins);
-    if (delay) await sleep(delay);
-    this._trace(command, response, started);
     return { kind: 'response', response };
   }
 

@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { ServedCard } from './served-card.js';
+import type { ExchangeResult, ServedCard } from './served-card.js';
 
 export const kVpcdPort = 35963;
 
@@ -43,6 +43,8 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
   private _queue: Promise<void> = Promise.resolve();
   private _looping = false;
   private _reported = false;
+  /** Messages waiting in `_queue`. */
+  private _pending = 0;
 
   constructor(
     private readonly _card: ServedCard,
@@ -149,6 +151,7 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
         this._socket = socket;
         // A fresh queue: an answer still delayed for the previous connection must not hold this one up.
         this._queue = Promise.resolve();
+        this._pending = 0;
         // The kernel accepts the connection at once, but vpcd only takes it at pcscd's next poll:
         // the card is in the reader when the first message (the ATR poll) arrives.
         const slow = setTimeout(() => {
@@ -187,44 +190,76 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
     while (this._buffer.length >= 2) {
       const length = this._buffer.readUInt16BE(0);
       if (this._buffer.length < 2 + length) break;
-      const payload = Uint8Array.from(this._buffer.subarray(2, 2 + length));
+      const payload = new Uint8Array(this._buffer.subarray(2, 2 + length));
       this._buffer = this._buffer.subarray(2 + length);
+      // Nothing queued: answer now, in this turn of the event loop (the common case, and the fast one).
+      if (this._pending === 0 && this._handleNow(socket, payload)) continue;
       // One message at a time, in order: a slow (latency-injected) APDU holds back what follows.
-      this._queue = this._queue.then(() => this._handle(socket, payload)).catch((e: unknown) => {
-        this._options.log?.(`vpcd: failed to answer: ${(e as Error).stack ?? String(e)}`);
-      });
+      this._pending++;
+      this._queue = this._queue
+        .then(() => this._handle(socket, payload))
+        .catch((e: unknown) => this._failed(e))
+        .then(() => void (this._pending = Math.max(0, this._pending - 1)));
     }
   }
 
-  private async _handle(socket: Socket, payload: Uint8Array): Promise<void> {
-    if (socket !== this._socket) return;
-    const card = this._card.card;
-    if (payload.length === 1) {
-      switch (payload[0]) {
-        case CTRL.OFF:
-          card.powerOff();
-          return;
-        case CTRL.ON:
-          card.powerOn();
-          return;
-        case CTRL.RESET:
-          card.reset();
-          return;
-        case CTRL.ATR:
-          socket.write(frame(card.atr));
-          return;
-        default:
-          this._options.log?.(`vpcd: ignoring unknown control byte ${payload[0]}`);
-          return;
+  private _failed(e: unknown): void {
+    this._options.log?.(`vpcd: failed to answer: ${(e as Error).stack ?? String(e)}`);
+  }
+
+  /** Handles a message that needs no waiting; false (nothing done) when it must wait its turn. */
+  private _handleNow(socket: Socket, payload: Uint8Array): boolean {
+    try {
+      if (payload.length === 1) {
+        this._control(socket, payload[0]!);
+        return true;
       }
+      const result = this._card.exchangeNow(payload);
+      if (!result) return false;
+      this._answer(socket, result);
+    } catch (e) {
+      this._failed(e);
     }
-    const result = await this._card.exchange(payload);
-    if (socket !== this._socket) return;
+    return true;
+  }
+
+  private _control(socket: Socket, byte: number): void {
+    const card = this._card.card;
+    switch (byte) {
+      case CTRL.OFF:
+        card.powerOff();
+        return;
+      case CTRL.ON:
+        card.powerOn();
+        return;
+      case CTRL.RESET:
+        card.reset();
+        return;
+      case CTRL.ATR:
+        socket.write(frame(card.atr));
+        return;
+      default:
+        this._options.log?.(`vpcd: ignoring unknown control byte ${byte}`);
+    }
+  }
+
+  private _answer(socket: Socket, result: ExchangeResult): void {
     if (result.kind === 'torn') {
       this._options.log?.(`tear: power cut ${result.when} the command took effect; the card is removed until 'insert'`);
       this.remove();
       return;
     }
     socket.write(frame(result.response));
+  }
+
+  private async _handle(socket: Socket, payload: Uint8Array): Promise<void> {
+    if (socket !== this._socket) return;
+    if (payload.length === 1) {
+      this._control(socket, payload[0]!);
+      return;
+    }
+    const result = await this._card.exchange(payload);
+    if (socket !== this._socket) return;
+    this._answer(socket, result);
   }
 }
