@@ -9,6 +9,9 @@ export default defineConfig({
   resolve: { conditions: ['jpki-hil-sources'] },
   ssr: { resolve: { conditions: ['jpki-hil-sources'], externalConditions: ['jpki-hil-sources'] } },
   test: {
+    // Two unit files at a time on a 2-core machine (vitest's default is one fewer than the cores):
+    // most of them wait on child processes, sockets and browsers rather than compute.
+    maxWorkers: 2,
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: 'forks',

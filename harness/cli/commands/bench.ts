@@ -28,7 +28,6 @@ export const registerBenchCommand: CommandRegistrar = (parser: Argv, ctx: Comman
         })
         .option('clients', { type: 'number', default: 4, describe: 'With a list of --cards: concurrent clients at every population size' })
         .option('fresh-keys', { type: 'boolean', default: false, describe: 'With a list of --cards: generate the key pool of test keys (out/bench/key-pool.pem) again' })
-        .option('cards', { type: 'number', default: 4, describe: 'Emulated cards (and concurrent clients) logging in at the portal' })
         .option('soak', { type: 'boolean', default: false, describe: 'Instead: a bounded soak of `portal serve` (mixed traffic; RSS and database size at start and end)' })
         .option('soak-seconds', { type: 'number', default: 60, describe: 'How long the soak runs after its warm-up' })
         .option('json', { type: 'string', describe: 'Also write the figures as JSON to this file' })
