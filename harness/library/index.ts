@@ -28,10 +28,11 @@ import {
 } from '../../emulator/index.js';
 import { fromHex } from '../../iso7816/bytes.js';
 import { parseResponseApdu } from '../../iso7816/apdu.js';
-import { CardIssuer } from '../fixtures/cards.js';
+import { withTimeout } from '../fixtures/card-slot.js';
+import { CardIssuer, definitionFile } from '../fixtures/cards.js';
 import { JpkiClient } from '../jpki/jpki-client.js';
-import { kCardDefinitionsDir } from '../package-root.js';
 import { InProcessReader } from '../readers/in-process-reader.js';
+import { defaultVpcdHost } from '../readers/pcsc-environment.js';
 import type { CardConnection } from '../readers/reader.js';
 
 export {
@@ -80,7 +81,7 @@ export type CardChoice = string | Partial<CardDefinition>;
 /** The definition `choice` names: a shipped name, a path to a YAML file, or fields over the default. */
 export function cardDefinition(choice: CardChoice = 'adult'): CardDefinition {
   if (typeof choice !== 'string') return { ...kDefaultDefinition, ...choice } as CardDefinition;
-  return loadCardDefinition(/[/\\]|\.ya?ml$/.test(choice) ? choice : join(kCardDefinitionsDir, `${choice}.yaml`));
+  return loadCardDefinition(definitionFile(choice));
 }
 
 /** An issued card in an in-process reader, connected, with a JPKI client over the connection. */
@@ -143,13 +144,6 @@ export function cardState(card: Card): CardStateSummary {
   return { lifecycle: image.lifecycle, pins };
 }
 
-function commandBytes(command: Uint8Array | string): Uint8Array {
-  if (typeof command !== 'string') return command;
-  const hex = command.replace(/\s+/g, '');
-  if (!/^([0-9a-fA-F]{2})+$/.test(hex)) throw new TypeError(`"${command}" is not a command APDU in hex (an even number of hex digits, spaces allowed)`);
-  return fromHex(hex);
-}
-
 /**
  * Issues a card from a definition by a test CA (a fresh one in a temporary directory unless
  * `caDir` names one to create or reuse) and opens it in an in-process reader: no pcscd, no
@@ -181,7 +175,7 @@ export async function openTestCard(options: { card?: CardChoice; caDir?: string 
       pins: definition.pins,
       card,
       transmit: async (command) => {
-        const { data, sw } = parseResponseApdu(await connection.transmit(commandBytes(command)));
+        const { data, sw } = parseResponseApdu(await connection.transmit(typeof command === 'string' ? fromHex(command) : command));
         return { data, sw };
       },
       state: () => cardState(card),
@@ -193,21 +187,13 @@ export async function openTestCard(options: { card?: CardChoice; caDir?: string 
       serveVpcd: async (serve = {}) => {
         const slot = serve.slot ?? 0;
         if (!Number.isInteger(slot) || slot < 0 || slot > 1) throw new RangeError(`vpcd has slots 0 and 1, not ${slot}`);
-        const vpcd = new VpcdConnection(new ServedCard(card), { host: serve.host ?? '127.0.0.1', port: kVpcdPort + slot });
+        const vpcd = new VpcdConnection(new ServedCard(card), { host: serve.host ?? defaultVpcdHost(), port: kVpcdPort + slot });
         served.push(vpcd);
-        let timer: NodeJS.Timeout | undefined;
         try {
-          await Promise.race([
-            vpcd.insert(),
-            new Promise<never>((_, reject) => {
-              timer = setTimeout(() => reject(new Error(`vpcd slot ${slot} (port ${kVpcdPort + slot}) did not take the card within 10 s: is pcscd running with the vpcd driver? (jpki-hil doctor)`)), 10_000);
-            }),
-          ]);
+          await withTimeout(vpcd.insert(), 10_000, `vpcd slot ${slot} (port ${kVpcdPort + slot}) did not take the card within 10 s: is pcscd running with the vpcd driver? (jpki-hil doctor)`);
         } catch (e) {
           vpcd.stop();
           throw e;
-        } finally {
-          clearTimeout(timer);
         }
         return vpcd;
       },

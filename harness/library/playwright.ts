@@ -31,7 +31,7 @@ import { atrsFrom, ProfileReader } from '../readers/profile-reader.js';
 import type { Reader } from '../readers/reader.js';
 import type { TearMoment } from '../readers/recording-reader.js';
 import { expectScreen, pcLogin, type LoginOutcome } from '../runner/steps/browser-steps.js';
-import { expectCard, enterPin, pinState, withCard } from '../runner/steps/card-steps.js';
+import { cardAction, expectCard, enterPin, pinState, withCard } from '../runner/steps/card-steps.js';
 import { readOutbox } from '../runner/steps/lab-steps.js';
 import { expectPhoneOutcome, phoneLogin, phoneSign, scanQr } from '../runner/steps/phone-steps.js';
 import type { StepRun } from '../runner/steps/step-api.js';
@@ -98,7 +98,7 @@ export interface CardInReader {
   /** Puts it back. */
   insert(): Promise<void>;
   /** Cuts the card's power at the next command with this INS (hex, e.g. `'2A'`), before or after the card acts on it. */
-  tear(ins: string, when?: TearMoment): void;
+  tear(ins: string, when?: TearMoment): Promise<void>;
 }
 
 /** A relying party under test, with the step library's portal steps. */
@@ -143,6 +143,8 @@ export interface JpkiTestFixtures extends JpkiOptions {
   external: PortalFixture;
   pcAgent: PcAgent;
   phone: PhoneFixture;
+  /** @internal The test's card slot and its trace. */
+  _jpkiSlot: { slot: CardSlot; definition: CardDefinition; image: CardImage; trace: ApduTrace[] };
   /** @internal The test's one scenario world. */
   _jpkiLab: Lab;
 }
@@ -262,7 +264,7 @@ export const test = base.extend<JpkiTestFixtures, JpkiWorkerFixtures>({
     { scope: 'worker' },
   ],
 
-  reader: async ({ ca, card, cardReader, profile, _jpkiPcsc }, use, testInfo) => {
+  _jpkiSlot: async ({ ca, card, cardReader, profile, _jpkiPcsc }, use, testInfo) => {
     const definition = cardDefinition(card);
     const image = await ca.issue(card);
     const trace: ApduTrace[] = [];
@@ -276,8 +278,18 @@ export const test = base.extend<JpkiTestFixtures, JpkiWorkerFixtures>({
       provider: choice.kind === 'pcsc' ? _jpkiPcsc.get() : undefined,
       wrap: device ? (inner, powerCycle) => new ProfileReader(inner, device, { atrs: atrsFrom(kAtrPresets), random, powerCycle }) : undefined,
     });
+    try {
+      await use({ slot, definition, image, trace });
+    } finally {
+      await slot.close().catch(() => undefined);
+      await testInfo.attach('apdu-trace', { body: traceText(trace), contentType: 'text/plain' });
+    }
+  },
+
+  reader: async ({ _jpkiSlot }, use) => {
+    const { slot, definition, image, trace } = _jpkiSlot;
     const world = { slot, definition };
-    const value: CardInReader = {
+    await use({
       reader: slot.reader,
       kind: slot.kind,
       definition,
@@ -288,34 +300,20 @@ export const test = base.extend<JpkiTestFixtures, JpkiWorkerFixtures>({
       expectPin: (pin, expected) => expectCard(world, pin, expected.triesLeft, expected.blocked),
       enterPin: (pin, value) => enterPin(world, pin, value, undefined),
       withClient: (fn) => withCard(world, fn),
-      remove: async () => {
-        slot.removedOnPurpose = true;
-        await slot.remove();
-      },
-      insert: async () => {
-        await slot.insert();
-        slot.removedOnPurpose = false;
-      },
-      tear: (ins, when = 'after') => slot.reader.armTear({ ins: parseInt(ins, 16), when }),
-    };
-    slots.set(value, slot);
-    try {
-      await use(value);
-    } finally {
-      await slot.close().catch(() => undefined);
-      await testInfo.attach('apdu-trace', { body: traceText(trace), contentType: 'text/plain' });
-    }
+      remove: () => cardAction(world, 'remove', undefined, 'after'),
+      insert: () => cardAction(world, 'insert', undefined, 'after'),
+      tear: (ins, when = 'after') => cardAction(world, 'tear', ins, when),
+    });
   },
 
-  _jpkiLab: async ({ ca, reader, page, context, browser, baseURL, portalFlaws, stepTimeout }, use, testInfo) => {
-    let slot: CardSlot | undefined;
+  _jpkiLab: async ({ ca, _jpkiSlot, page, context, browser, baseURL, portalFlaws, stepTimeout }, use, testInfo) => {
     const lab: Lab = new Lab(
       (kind) =>
         ScenarioWorld.create({
           portal: kind,
-          definition: reader.definition,
+          definition: _jpkiSlot.definition,
           caDir: ca.dir,
-          slot: (slot ??= slotOf(reader)),
+          slot: _jpkiSlot.slot,
           browser,
           baseUrl: kind === 'external' ? baseURL : undefined,
           trace: false,
@@ -359,11 +357,3 @@ export const test = base.extend<JpkiTestFixtures, JpkiWorkerFixtures>({
     });
   },
 });
-
-/** The card slot behind a CardInReader made by the reader fixture. */
-const slots = new WeakMap<CardInReader, CardSlot>();
-function slotOf(reader: CardInReader): CardSlot {
-  const slot = slots.get(reader);
-  if (!slot) throw new Error('the reader fixture was replaced by one jpki-hil did not make; the portal fixtures need jpki-hil\'s own');
-  return slot;
-}
