@@ -2,14 +2,16 @@
  * Navigation that survives a page navigating itself. A page that refreshes on its own (a waiting
  * page with `<meta http-equiv="refresh">`, a script that reloads) can start its navigation just as
  * the harness starts one. Chromium then either abandons the harness's navigation (Playwright throws
- * "interrupted by another navigation", though the page may still end up where it was sent) or lets
+ * "interrupted by another navigation" or net::ERR_ABORTED, though the page may still end up where
+ * it was sent) or lets
  * page.goto resolve with no response while the page shows the refreshed page. The harness's
  * navigation is what the scenario asked for: once the page has settled, it is either there (done)
  * or the navigation is started again, a few times, within the same time limit.
  */
 import type { Page, Response } from 'playwright-core';
 
-const kInterrupted = /is interrupted by another navigation/;
+// Chromium says it either way: Playwright's "interrupted", or the aborted request itself.
+const kInterrupted = /is interrupted by another navigation|net::ERR_ABORTED/;
 const kAttempts = 5;
 const kSettleMs = 2_000;
 
