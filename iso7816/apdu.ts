@@ -20,33 +20,36 @@ export interface CommandApdu {
   readonly case: ApduCase;
 }
 
+function command(bytes: Uint8Array, data: Bytes, ne: number | undefined, extended: boolean, kind: ApduCase): CommandApdu {
+  // One object literal with every field in the same order: every parsed APDU has the same shape.
+  return { cla: bytes[0]!, ins: bytes[1]!, p1: bytes[2]!, p2: bytes[3]!, data, ne, extended, case: kind };
+}
+
 /** Parses a C-APDU; a malformed length throws CardError(6700) as a card would answer. */
 export function parseCommandApdu(bytes: Uint8Array): CommandApdu {
-  if (bytes.length < 4) throw new CardError(SW.WRONG_LENGTH, `a command APDU has at least 4 bytes, got ${bytes.length}`);
-  const [cla, ins, p1, p2] = [bytes[0]!, bytes[1]!, bytes[2]!, bytes[3]!];
-  const header = { cla, ins, p1, p2 };
   const n = bytes.length;
-  if (n === 4) return { ...header, data: new Uint8Array(0), ne: undefined, extended: false, case: 1 };
+  if (n < 4) throw new CardError(SW.WRONG_LENGTH, `a command APDU has at least 4 bytes, got ${n}`);
+  if (n === 4) return command(bytes, new Uint8Array(0), undefined, false, 1);
   const b4 = bytes[4]!;
-  if (n === 5) return { ...header, data: new Uint8Array(0), ne: b4 === 0 ? 256 : b4, extended: false, case: 2 };
+  if (n === 5) return command(bytes, new Uint8Array(0), b4 === 0 ? 256 : b4, false, 2);
   if (b4 !== 0) {
     const lc = b4;
-    if (n === 5 + lc) return { ...header, data: bytes.slice(5, 5 + lc), ne: undefined, extended: false, case: 3 };
+    if (n === 5 + lc) return command(bytes, bytes.slice(5, 5 + lc), undefined, false, 3);
     if (n === 6 + lc) {
       const le = bytes[5 + lc]!;
-      return { ...header, data: bytes.slice(5, 5 + lc), ne: le === 0 ? 256 : le, extended: false, case: 4 };
+      return command(bytes, bytes.slice(5, 5 + lc), le === 0 ? 256 : le, false, 4);
     }
     throw new CardError(SW.WRONG_LENGTH, `short Lc ${lc} does not match the ${n - 5} bytes that follow`);
   }
   // b4 = 00 and more than 5 bytes: extended length.
   if (n < 7) throw new CardError(SW.WRONG_LENGTH, 'extended length needs 3 length bytes');
   const l = (bytes[5]! << 8) | bytes[6]!;
-  if (n === 7) return { ...header, data: new Uint8Array(0), ne: l === 0 ? 65536 : l, extended: true, case: 2 };
+  if (n === 7) return command(bytes, new Uint8Array(0), l === 0 ? 65536 : l, true, 2);
   if (l === 0) throw new CardError(SW.WRONG_LENGTH, 'extended Lc of 0');
-  if (n === 7 + l) return { ...header, data: bytes.slice(7, 7 + l), ne: undefined, extended: true, case: 3 };
+  if (n === 7 + l) return command(bytes, bytes.slice(7, 7 + l), undefined, true, 3);
   if (n === 9 + l) {
     const le = (bytes[7 + l]! << 8) | bytes[8 + l]!;
-    return { ...header, data: bytes.slice(7, 7 + l), ne: le === 0 ? 65536 : le, extended: true, case: 4 };
+    return command(bytes, bytes.slice(7, 7 + l), le === 0 ? 65536 : le, true, 4);
   }
   throw new CardError(SW.WRONG_LENGTH, `extended Lc ${l} does not match the ${n - 7} bytes that follow`);
 }
@@ -91,7 +94,11 @@ export interface ResponseApdu {
 }
 
 export function encodeResponseApdu(data: Uint8Array, sw: number): Bytes {
-  return concat(data, Uint8Array.of(sw >> 8, sw & 0xff));
+  const out = new Uint8Array(data.length + 2);
+  out.set(data, 0);
+  out[data.length] = sw >> 8;
+  out[data.length + 1] = sw & 0xff;
+  return out;
 }
 
 export function parseResponseApdu(bytes: Uint8Array): ResponseApdu {
