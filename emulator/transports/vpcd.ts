@@ -6,11 +6,14 @@
  * Connected = card inserted, closed = card removed.
  */
 import { EventEmitter } from 'node:events';
-import { Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { ExchangeResult, ServedCard } from './served-card.js';
 
 export const kVpcdPort = 35963;
+
+const kReadBuffer = 64 * 1024;
+const kNoBytes = Buffer.alloc(0);
 
 const CTRL = { OFF: 0x00, ON: 0x01, RESET: 0x02, ATR: 0x04 } as const;
 
@@ -39,7 +42,7 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
   private _socket: Socket | undefined;
   private _state: VpcdState = 'removed';
   private _wantInserted = false;
-  private _buffer: Buffer = Buffer.alloc(0);
+  private _buffer: Buffer = kNoBytes;
   private _queue: Promise<void> = Promise.resolve();
   private _looping = false;
   private _reported = false;
@@ -93,7 +96,7 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
   private _drop(state: VpcdState): void {
     const socket = this._socket;
     this._socket = undefined;
-    this._buffer = Buffer.alloc(0);
+    this._buffer = kNoBytes;
     socket?.destroy();
     this._card.card.powerOff();
     this._setState(state);
@@ -134,7 +137,45 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
 
   private _connectOnce(): Promise<boolean> {
     return new Promise((resolve) => {
-      const socket = new Socket();
+      // The kernel accepts the connection at once, but vpcd only takes it at pcscd's next poll:
+      // the card is in the reader when the first message (the ATR poll) arrives.
+      let slow: NodeJS.Timeout | undefined;
+      let polled = false;
+      const socket: Socket = connect(
+        {
+          port: this._options.port,
+          host: this._options.host,
+          // Reads land in one buffer for the life of the connection (no allocation per APDU);
+          // _onData copies what it keeps.
+          onread: {
+            buffer: Buffer.allocUnsafe(kReadBuffer),
+            callback: (n: number, buffer: Uint8Array): boolean => {
+              if (!polled) {
+                polled = true;
+                clearTimeout(slow);
+                if (this._socket === socket) this._setState('inserted');
+              }
+              this._onData(socket, buffer.subarray(0, n));
+              return true;
+            },
+          },
+        },
+        () => {
+          socket.off('error', fail);
+          socket.setNoDelay(true);
+          this._reported = false;
+          this._socket = socket;
+          // A fresh queue: an answer still delayed for the previous connection must not hold this one up.
+          this._queue = Promise.resolve();
+          this._pending = 0;
+          slow = setTimeout(() => {
+            this._options.log?.(`connected to ${this.address}, but vpcd has not polled the card for 3 s: is another card already in this slot?`);
+          }, 3000);
+          socket.once('close', () => clearTimeout(slow));
+          socket.on('error', (e) => this._options.log?.(`vpcd connection error: ${e.message}`));
+          resolve(true);
+        },
+      );
       const fail = (e: Error): void => {
         socket.destroy();
         if (!this._reported) {
@@ -144,28 +185,6 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
         resolve(false);
       };
       socket.once('error', fail);
-      socket.connect(this._options.port, this._options.host, () => {
-        socket.off('error', fail);
-        socket.setNoDelay(true);
-        this._reported = false;
-        this._socket = socket;
-        // A fresh queue: an answer still delayed for the previous connection must not hold this one up.
-        this._queue = Promise.resolve();
-        this._pending = 0;
-        // The kernel accepts the connection at once, but vpcd only takes it at pcscd's next poll:
-        // the card is in the reader when the first message (the ATR poll) arrives.
-        const slow = setTimeout(() => {
-          this._options.log?.(`connected to ${this.address}, but vpcd has not polled the card for 3 s: is another card already in this slot?`);
-        }, 3000);
-        socket.once('data', () => {
-          clearTimeout(slow);
-          if (this._socket === socket) this._setState('inserted');
-        });
-        socket.once('close', () => clearTimeout(slow));
-        socket.on('data', (chunk: Buffer) => this._onData(socket, chunk));
-        socket.on('error', (e) => this._options.log?.(`vpcd connection error: ${e.message}`));
-        resolve(true);
-      });
     });
   }
 
@@ -176,7 +195,7 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
       socket.once('close', () => {
         if (this._socket === socket) {
           this._socket = undefined;
-          this._buffer = Buffer.alloc(0);
+          this._buffer = kNoBytes;
           this._card.card.powerOff();
           if (this._wantInserted) this._setState('connecting');
         }
@@ -185,13 +204,18 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
     });
   }
 
-  private _onData(socket: Socket, chunk: Buffer): void {
-    this._buffer = this._buffer.length === 0 ? chunk : Buffer.concat([this._buffer, chunk]);
-    while (this._buffer.length >= 2) {
-      const length = this._buffer.readUInt16BE(0);
-      if (this._buffer.length < 2 + length) break;
-      const payload = new Uint8Array(this._buffer.subarray(2, 2 + length));
-      this._buffer = this._buffer.subarray(2 + length);
+  /** `chunk` is a view of the connection's read buffer, valid only during this call. */
+  private _onData(socket: Socket, chunk: Uint8Array): void {
+    let data = this._buffer.length === 0 ? chunk : Buffer.concat([this._buffer, chunk]);
+    let offset = 0;
+    while (data.length - offset >= 2) {
+      // A tear (or stop) in an answer closed this connection: what follows it is not for the card.
+      if (this._socket !== socket) return;
+      const length = (data[offset]! << 8) | data[offset + 1]!;
+      if (data.length - offset < 2 + length) break;
+      // A copy: a queued message outlives the read buffer.
+      const payload = new Uint8Array(data.subarray(offset + 2, offset + 2 + length));
+      offset += 2 + length;
       // Nothing queued: answer now, in this turn of the event loop (the common case, and the fast one).
       if (this._pending === 0 && this._handleNow(socket, payload)) continue;
       // One message at a time, in order: a slow (latency-injected) APDU holds back what follows.
@@ -201,6 +225,10 @@ export class VpcdConnection extends EventEmitter<VpcdEvents> {
         .catch((e: unknown) => this._failed(e))
         .then(() => void (this._pending = Math.max(0, this._pending - 1)));
     }
+    // A partial frame waits for the rest; it is copied out of the read buffer.
+    data = data.subarray(offset);
+    if (this._socket !== socket) return;
+    this._buffer = data.length === 0 ? kNoBytes : Buffer.from(data);
   }
 
   private _failed(e: unknown): void {

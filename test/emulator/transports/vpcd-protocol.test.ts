@@ -15,7 +15,8 @@ class FakeVpcd {
   server: Server;
   socket: Socket | undefined;
   private _buffer = Buffer.alloc(0);
-  private _frames: Buffer[] = [];
+  /** Every frame from the card, in order. */
+  frames: Buffer[] = [];
   chunks = 0;
   connections = 0;
 
@@ -28,7 +29,7 @@ class FakeVpcd {
         this._buffer = Buffer.concat([this._buffer, d]);
         while (this._buffer.length >= 2 && this._buffer.length >= 2 + this._buffer.readUInt16BE(0)) {
           const n = this._buffer.readUInt16BE(0);
-          this._frames.push(this._buffer.subarray(2, 2 + n));
+          this.frames.push(this._buffer.subarray(2, 2 + n));
           this._buffer = this._buffer.subarray(2 + n);
         }
       });
@@ -50,10 +51,10 @@ class FakeVpcd {
   }
 
   async exchange(payload: Uint8Array): Promise<Buffer> {
-    const before = this._frames.length;
+    const before = this.frames.length;
     this.send(payload);
-    await eventually(() => this._frames.length > before, 'a frame from the card', 5000);
-    return this._frames[before]!;
+    await eventually(() => this.frames.length > before, 'a frame from the card', 5000);
+    return this.frames[before]!;
   }
 
   close(): Promise<void> {
@@ -105,6 +106,42 @@ describe('vpcd protocol, card side', () => {
     vpcd.send(Uint8Array.of(0x00));
     await eventually(() => !served.card.powered, 'power off');
     expect(toHex(await vpcd.exchange(Uint8Array.of(0x04)))).toBe('3B888001000041E0B381A1003B');
+  });
+
+  it('reassembles frames however TCP cuts them: header and payload apart (as vpcd.c sends them), cut mid-payload, several in one segment', async () => {
+    await start();
+    vpcd.send(Uint8Array.of(0x04));
+    await eventually(() => connection!.state === 'inserted', 'inserted');
+    const framed = (hex: string): Buffer => {
+      const payload = fromHex(hex);
+      const out = Buffer.alloc(2 + payload.length);
+      out.writeUInt16BE(payload.length, 0);
+      out.set(payload, 2);
+      return out;
+    };
+    const pause = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 30));
+    const answers = async (count: number): Promise<string[]> => {
+      await eventually(() => vpcd.frames.length >= count, `${count} answers`, 5000);
+      return vpcd.frames.splice(0, count).map((f) => toHex(f));
+    };
+    vpcd.frames.length = 0;
+    vpcd.socket!.setNoDelay(true);
+    // SELECT of the JPKI AP: the 2-byte length alone, then the payload in two pieces. Each piece
+    // is a read of its own into the connection's one read buffer, so a kept piece must be a copy.
+    const select = framed('00A4040C0AD392F000260100000001');
+    for (const piece of [select.subarray(0, 2), select.subarray(2, 9), select.subarray(9)]) {
+      vpcd.socket!.write(piece);
+      await pause();
+    }
+    expect(await answers(1)).toEqual(['9000']);
+    // Three commands in one segment, the last one cut after its first byte; then the rest.
+    const many = Buffer.concat([framed('00A4020C020006'), framed('00A4020C0200FF'), framed('00A4020C020018')]);
+    vpcd.socket!.write(many.subarray(0, many.length - 6));
+    await pause();
+    vpcd.socket!.write(many.subarray(many.length - 6));
+    expect(await answers(3)).toEqual(['9000', '6A82', '9000']);
+    // A tries-left VERIFY on the PIN EF selected last: the state carried across the cuts.
+    expect(toHex(await vpcd.exchange(fromHex('00200080')))).toMatch(/^63C[0-9A-F]$/);
   });
 
   it('treats power on and reset as card resets: verified PINs are gone', async () => {
