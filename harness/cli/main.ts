@@ -42,6 +42,20 @@ function checkNumbers(args: Record<string, unknown>, argv: readonly string[]): v
   }
 }
 
+/** The command named on the line: its leading words, up to two, before any option or its value. */
+function commandWords(argv: readonly string[]): string[] {
+  const first = argv.findIndex((a) => a.startsWith('-'));
+  return (first === -1 ? argv : argv.slice(0, first)).slice(0, 2);
+}
+
+/** yargs' message on one line, naming an unknown `--no-x` as typed rather than as `x`. */
+function usageMessage(message: string, argv: readonly string[]): string {
+  const line = message.replace(/\s*\n\s*/g, ' ');
+  return line.replace(/^(Unknown arguments?: )(.*)$/, (_all, head: string, names: string) =>
+    head + names.split(', ').map((name) => (argv.includes(`--no-${name}`) && !argv.includes(`--${name}`) ? `--no-${name}` : `--${name}`)).join(', '),
+  );
+}
+
 export async function run(argv: readonly string[], io: CliIo = kProcessIo): Promise<number> {
   const ctx: CommandContext = { io, exitCode: 0 };
   let parser: Argv = yargs([...argv])
@@ -59,7 +73,7 @@ export async function run(argv: readonly string[], io: CliIo = kProcessIo): Prom
     .middleware((args) => checkNumbers(args, argv), true)
     .fail((message, error) => {
       // Stop here: yargs would otherwise go on to run the handler with the bad arguments.
-      throw error ?? new UserError(`${message.replace(/\s*\n\s*/g, ' ')}; see: jpki-hil ${argv.filter((a) => !a.startsWith('-')).slice(0, 2).join(' ')} --help`.replace('  --help', ' --help'), 2);
+      throw error ?? new UserError(`${usageMessage(message, argv)}; see: jpki-hil ${commandWords(argv).join(' ')} --help`.replace('  --help', ' --help'), 2);
     });
   for (const register of [registerRunCommands, registerCertifyCommand, registerCaCommands, registerCardCommands, registerDemoCommand, registerDoctorCommand, registerBenchCommand, registerReaderCommands, registerAgentCommand, registerPortalCommand, registerCitizenCommand, registerMyPageCommand]) parser = register(parser, ctx);
   let helpText = '';

@@ -68,7 +68,8 @@ const kCases: Case[] = [
   { name: 'bench --cards not a number', args: () => ['bench', '--cards', 'four'], says: () => ["--cards 'four'"] },
   { name: 'bench --cards beyond 1000', args: () => ['bench', '--cards', '4,2000'], says: () => ["--cards '4,2000'", 'up to 1000'] },
   { name: 'an unknown command', args: () => ['card', 'frobnicate'], says: () => ['frobnicate'] },
-  { name: 'an unknown option', args: (d) => ['card', 'show', join(d, 'card.json'), '--colour'], says: () => ['colour'] },
+  { name: 'an unknown option', args: (d) => ['card', 'show', join(d, 'card.json'), '--colour'], says: () => ['Unknown argument: --colour; see: jpki-hil card show --help'] },
+  { name: 'an unknown --no- option', args: () => ['bench', '--no-issuance', '--seconds', '0.5'], says: () => ['Unknown argument: --no-issuance; see: jpki-hil bench --help'] },
 ];
 
 function runCli(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string; signal: NodeJS.Signals | null }> {
