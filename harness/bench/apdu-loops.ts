@@ -1,7 +1,9 @@
 /**
  * The two loops every bench path runs: APDU round trips (SELECT EF of the token, the cheapest
- * command) and JPKI signatures (select the auth key, 80 2A with a SHA-256 DigestInfo) after one
- * VERIFY — over any APDU channel, so that in-process and PC/SC figures are the same measurement.
+ * command) and JPKI signatures (80 2A with a SHA-256 DigestInfo on the auth key, selected once
+ * after one VERIFY; the card keeps the key and the verified state across signatures) — over any
+ * APDU channel, so that in-process and PC/SC figures are the same measurement as native/pcsc-loop.c's
+ * mode "sign".
  */
 import { createHash } from 'node:crypto';
 import { encodeCommandApdu } from '../../iso7816/apdu.js';
@@ -53,17 +55,17 @@ export async function apduRate(channel: ApduChannel, options: { count: number; m
 }
 
 /**
- * Prepares a channel for signing (SELECT, one VERIFY) and returns one signature's worth of work:
- * SELECT of the auth key and 80 2A over a fresh DigestInfo.
+ * Prepares a channel for signing (SELECT, one VERIFY, SELECT of the auth key) and returns one
+ * signature's worth of work: 80 2A over a fresh DigestInfo.
  */
 export async function prepareSigning(channel: ApduChannel, authPin: string): Promise<() => Promise<void>> {
   await expectOk(channel, kSelectJpki, 'SELECT JPKI AP');
   await expectOk(channel, kSelectAuthPin, 'SELECT auth PIN');
   await expectOk(channel, encodeCommandApdu({ cla: 0, ins: 0x20, p1: 0, p2: 0x80, data: Buffer.from(authPin, 'latin1') }), 'VERIFY');
+  await expectOk(channel, kSelectAuthKey, 'SELECT auth key');
   let n = 0;
   return async () => {
     const digestInfo = concat(kSha256DigestInfoPrefix, createHash('sha256').update(`bench ${n++}`).digest());
-    await expectOk(channel, kSelectAuthKey, 'SELECT auth key');
     await expectOk(channel, encodeCommandApdu({ cla: 0x80, ins: 0x2a, p1: 0, p2: 0x80, data: digestInfo, ne: 256 }), 'SIGN');
   };
 }

@@ -54,10 +54,23 @@ export interface BenchResult {
   /**
    * `card serve` in its own process and a neutral C client on libpcsclite in another, through
    * pcscd and vpcd with the quickack route, next to the reference vicc (ATR, then 9000 to every
-   * APDU) on the same slot in the same run (served-process.ts). The `pcsc` figures above are the
-   * card served from the bench's own process. Absent from results made before it existed.
+   * APDU) in vpcd's other slot, the client taking turns on them in rounds, with `openssl speed`
+   * (1 process) between the rounds as the signatures' anchor (served-process.ts). `signPerSec`
+   * counts 80 2A on the key selected once; `selectSignPerSec` SELECT + 80 2A pairs, as a client
+   * that selects the key for every digest signs. The `pcsc` figures above are the card served
+   * from the bench's own process. Absent from results made before it existed.
    */
-  servedProcess?: { referenceApduPerSec: Figure; referenceMedianMs: Figure; apduPerSec: Figure; apduMedianMs: Figure; signPerSec: Figure };
+  servedProcess?: {
+    referenceApduPerSec: Figure;
+    referenceMedianMs: Figure;
+    apduPerSec: Figure;
+    apduMedianMs: Figure;
+    signPerSec: Figure;
+    signMedianMs?: Figure;
+    selectSignPerSec?: Figure;
+    opensslSignPerSec?: Figure;
+    rounds?: number;
+  };
   /** Each figure ÷ its anchor from the same run (null when either is missing). */
   ratios?: Record<string, number | null>;
   /**
@@ -238,6 +251,9 @@ async function servedProcessFigures(image: CardImage, pin: string, options: Benc
     apduPerSec: missing(reason),
     apduMedianMs: missing(reason),
     signPerSec: missing(reason),
+    signMedianMs: missing(reason),
+    selectSignPerSec: missing(reason),
+    opensslSignPerSec: missing(reason),
   });
   if (!quickackRouteActive()) return none('no quickack route (run jpki-hil doctor)');
   const unavailable = servedProcessUnavailable();
@@ -250,6 +266,10 @@ async function servedProcessFigures(image: CardImage, pin: string, options: Benc
       apduPerSec: figure(f.servedApdu.perSec),
       apduMedianMs: figure(f.servedApdu.medianMs),
       signPerSec: figure(f.servedSign.perSec),
+      signMedianMs: figure(f.servedSign.medianMs),
+      selectSignPerSec: figure(f.servedSelectSign.perSec),
+      opensslSignPerSec: figure(f.opensslSignPerSec),
+      rounds: f.rounds,
     };
   } catch (e) {
     return none(`card serve in its own process: ${(e as Error).message.split('\n')[0]}`);
@@ -265,7 +285,9 @@ export function benchRatios(r: BenchResult): Record<string, number | null> {
     workersSignVsOpensslMulti: div(r.inprocess.multi, r.openssl.multi),
     pcscSignVsOpenssl: div(r.pcsc.signPerSec, r.openssl.single),
     servedProcessApduVsReferenceVicc: div(r.servedProcess?.apduPerSec, r.servedProcess?.referenceApduPerSec),
-    servedProcessSignVsOpenssl: div(r.servedProcess?.signPerSec, r.openssl.single),
+    // The served card's anchor is the openssl measured between its rounds (older results: the run's).
+    servedProcessSignVsOpenssl: div(r.servedProcess?.signPerSec, r.servedProcess?.opensslSignPerSec ?? r.openssl.single),
+    servedProcessSelectSignVsOpenssl: div(r.servedProcess?.selectSignPerSec, r.servedProcess?.opensslSignPerSec ?? r.openssl.single),
     issuanceKeysVsOpensslGenpkey: div(r.issuance?.keysPerSec, r.issuance?.opensslKeysPerSec),
     ...Object.fromEntries((r.population ?? []).map((p) => [`population${p.cards}LoginsVsFirst`, div(p.loginsPerSec, r.population?.[0]?.loginsPerSec)])),
     portalLoginsVsOpenssl: div(r.portal.loginsPerSec, r.openssl.single),
@@ -404,35 +426,48 @@ export async function runBench(options: BenchOptions): Promise<BenchResult> {
       portal: { cards: options.cards, loginsPerSec: notYet, p50Ms: notYet, p95Ms: notYet, p99Ms: notYet, logins: null, seconds: null },
     };
 
-    say(`openssl speed rsa2048 (${options.seconds} s)`);
-    try {
-      result.openssl.single = figure((await opensslSpeed({ seconds: options.seconds })).signPerSec);
-    } catch (e) {
-      result.openssl.single = missing(`openssl speed failed: ${(e as Error).message}`);
-    }
-    say(`openssl speed -multi ${options.workers} rsa2048 (${options.seconds} s)`);
-    try {
-      result.openssl.multi = figure((await opensslSpeed({ seconds: options.seconds, processes: options.workers })).signPerSec);
-    } catch (e) {
-      result.openssl.multi = missing(`openssl speed -multi failed: ${(e as Error).message}`);
-    }
-
-    say('in-process: APDU round trips and signatures');
-    const channel = card.inProcess();
-    result.inprocess.apduPerSec = figure((await apduRate(channel, { count: 200_000, maxSeconds: options.seconds })).perSec);
-    result.inprocess.signPerSec = figure((await signRate(channel, pin, { count: 100_000, maxSeconds: options.seconds })).perSec);
-    result.inprocess.single = result.inprocess.signPerSec;
-    for (const workers of workerCounts(options.workers)) {
-      say(`in-process: signatures in ${workers} worker thread${workers === 1 ? '' : 's'}`);
-      let signPerSec: Figure;
+    // Each openssl anchor runs right before and right after the figures it anchors, and counts as
+    // the mean of the two: on a machine whose speed drifts, figure and anchor see the same drift.
+    const openssl = async (processes: number): Promise<number> => (await opensslSpeed({ seconds: options.seconds, processes })).signPerSec;
+    const bracket = async (processes: number, what: string, measure: () => Promise<void>): Promise<Figure> => {
+      const failed = (e: unknown): Figure => missing(`openssl speed${processes > 1 ? ' -multi' : ''} failed: ${(e as Error).message}`);
+      say(`openssl speed ${processes > 1 ? `-multi ${processes} ` : ''}rsa2048 (${options.seconds} s), before ${what}`);
+      let before: number;
       try {
-        signPerSec = figure(await workerSignRate(image, pin, workers, options.seconds));
+        before = await openssl(processes);
       } catch (e) {
-        signPerSec = missing(`worker threads failed: ${(e as Error).message}`);
+        await measure();
+        return failed(e);
       }
-      result.inprocess.byWorkers.push({ workers, signPerSec });
-      if (workers === options.workers) result.inprocess.multi = signPerSec;
-    }
+      await measure();
+      say(`openssl speed ${processes > 1 ? `-multi ${processes} ` : ''}rsa2048 (${options.seconds} s), after ${what}`);
+      try {
+        return figure((before + (await openssl(processes))) / 2);
+      } catch (e) {
+        return failed(e);
+      }
+    };
+
+    const channel = card.inProcess();
+    result.openssl.single = await bracket(1, 'the in-process figures', async () => {
+      say('in-process: APDU round trips and signatures');
+      result.inprocess.apduPerSec = figure((await apduRate(channel, { count: 200_000, maxSeconds: options.seconds })).perSec);
+      result.inprocess.signPerSec = figure((await signRate(channel, pin, { count: 100_000, maxSeconds: options.seconds })).perSec);
+      result.inprocess.single = result.inprocess.signPerSec;
+    });
+    result.openssl.multi = await bracket(options.workers, 'the worker threads', async () => {
+      for (const workers of workerCounts(options.workers)) {
+        say(`in-process: signatures in ${workers} worker thread${workers === 1 ? '' : 's'}`);
+        let signPerSec: Figure;
+        try {
+          signPerSec = figure(await workerSignRate(image, pin, workers, options.seconds));
+        } catch (e) {
+          signPerSec = missing(`worker threads failed: ${(e as Error).message}`);
+        }
+        result.inprocess.byWorkers.push({ workers, signPerSec });
+        if (workers === options.workers) result.inprocess.multi = signPerSec;
+      }
+    });
 
     await measurePcsc(result, image, pin, options);
     await measureNci(result, image, pin, options);
@@ -480,9 +515,13 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
     ['pcscd + vpcd, stock (no fix)', show(r.pcscWithoutFix.apduPerSec), show(r.pcscWithoutFix.signPerSec), ratio(r.pcscWithoutFix.signPerSec, o)],
   );
   if (r.servedProcess) {
+    const sp = r.servedProcess;
+    const anchor = sp.opensslSignPerSec ?? o;
     rows.push(
-      ['reference vicc (9000 to every APDU), C client, quickack', show(r.servedProcess.referenceApduPerSec), '', ''],
-      ['card serve (own process), C client, quickack', show(r.servedProcess.apduPerSec), show(r.servedProcess.signPerSec), ratio(r.servedProcess.signPerSec, o)],
+      ['reference vicc (9000 to every APDU), C client, quickack', show(sp.referenceApduPerSec), '', ''],
+      ...(sp.opensslSignPerSec ? [['openssl speed rsa2048 (1 process), between the rounds below', '', show(sp.opensslSignPerSec), ratio(sp.opensslSignPerSec, o)]] : []),
+      ['card serve (own process), C client, quickack', show(sp.apduPerSec), show(sp.signPerSec), ratio(sp.signPerSec, anchor)],
+      ...(sp.selectSignPerSec ? [['card serve, SELECT key + sign per signature', '', show(sp.selectSignPerSec), ratio(sp.selectSignPerSec, anchor)]] : []),
     );
   }
   if (r.nci) {
@@ -512,7 +551,9 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
     ...(r.servedProcess
       ? [
           `card serve in its own process ÷ the reference vicc, APDU round trips: ${ratio(r.servedProcess.apduPerSec, r.servedProcess.referenceApduPerSec)} ` +
-            `(median ${show(r.servedProcess.apduMedianMs, ' ms')} vs ${show(r.servedProcess.referenceMedianMs, ' ms')})`,
+            `(median ${show(r.servedProcess.apduMedianMs, ' ms')} vs ${show(r.servedProcess.referenceMedianMs, ' ms')}` +
+            `${r.servedProcess.rounds ? `, ${r.servedProcess.rounds} interleaved rounds` : ''})`,
+          ...(r.servedProcess.signMedianMs ? [`median signature through pcscd from card serve: ${show(r.servedProcess.signMedianMs, ' ms')}`] : []),
         ]
       : []),
     `${r.workers} worker threads ÷ openssl -multi ${r.workers}: ${ratio(r.inprocess.multi, r.openssl.multi)}`,

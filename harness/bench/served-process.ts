@@ -1,8 +1,12 @@
 /**
  * The served card measured as users run it: `jpki-hil card serve` in its own process, a neutral
- * client in another (native/pcsc-loop.c on libpcsclite, built here), and in the same run, on the
- * same vpcd slot, the least a virtual card can be (native/min-vicc.py: ATR, then 9000 to every
- * APDU) as the reference for what pcscd, vpcd and the socket cost by themselves.
+ * client in another (native/pcsc-loop.c on libpcsclite, built here), and in the same run the least
+ * a virtual card can be (native/min-vicc.py: ATR, then 9000 to every APDU) as the reference for
+ * what pcscd, vpcd and the socket cost by themselves.
+ *
+ * The reference sits in vpcd's first slot and `card serve` in the second, both at once, and the
+ * client takes turns on them in short rounds (with `openssl speed` between them for the signature
+ * anchor): on a machine whose speed drifts, each figure and its anchor see the same drift.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -13,6 +17,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { kVpcdPort, serializeCardImage, type CardImage } from '../../emulator/index.js';
 import { kPackageRoot } from '../package-root.js';
 import { PcscReaderProvider } from '../readers/pcsc-reader.js';
+import { percentile } from '../stats/percentile.js';
+import { opensslSpeed } from './openssl-speed.js';
 
 export interface LoopFigures {
   count: number;
@@ -26,8 +32,22 @@ export interface ServedProcessFigures {
   reference: LoopFigures;
   /** APDU round trips (SELECT EF) of `card serve` in its own process. */
   servedApdu: LoopFigures;
-  /** Signatures (SELECT key + 80 2A) of `card serve` in its own process. */
+  /** Signatures (80 2A on the auth key, selected once) of `card serve` in its own process. */
   servedSign: LoopFigures;
+  /** SELECT of the key + 80 2A per signature, as MYNA mpa signs each digest. */
+  servedSelectSign: LoopFigures;
+  /** `openssl speed rsa2048` signatures/s, 1 process, measured between the rounds. */
+  opensslSignPerSec: number;
+  rounds: number;
+}
+
+type LoopMode = 'apdu' | 'sign' | 'select-sign';
+
+/** Sums rounds of one loop: counts and times add up; the median is the median of the rounds' medians. */
+export function combineRounds(rounds: readonly LoopFigures[]): LoopFigures {
+  const count = rounds.reduce((n, r) => n + r.count, 0);
+  const seconds = rounds.reduce((n, r) => n + r.seconds, 0);
+  return { count, seconds, perSec: seconds > 0 ? count / seconds : 0, medianMs: percentile(rounds.map((r) => r.medianMs).sort((a, b) => a - b), 50) };
 }
 
 const kSource = join(kPackageRoot, 'harness', 'bench', 'native', 'pcsc-loop.c');
@@ -60,7 +80,7 @@ export function buildPcscLoop(outDir = join(kPackageRoot, 'out', 'bench')): stri
 }
 
 /** Runs the neutral client once; it connects when the card is there, so it retries for a while. */
-async function runLoop(binary: string, reader: string, mode: 'apdu' | 'sign', seconds: number, pin?: string): Promise<LoopFigures> {
+async function runLoop(binary: string, reader: string, mode: LoopMode, seconds: number, pin?: string): Promise<LoopFigures> {
   let lastError = '';
   for (let attempt = 0; attempt < 25; attempt++) {
     const child = spawn(binary, [reader, mode, String(seconds)], {
@@ -127,46 +147,68 @@ async function waitEmpty(provider: PcscReaderProvider, reader: string): Promise<
 export async function measureServedProcess(options: {
   image: CardImage;
   pin: string;
+  /** Each loop's whole time, split into rounds of about half a second. */
   seconds: number;
   host: string;
-  slot?: number;
   progress: (line: string) => void;
 }): Promise<ServedProcessFigures> {
-  const slot = options.slot ?? 0;
-  const reader = `Virtual PCD 00 0${slot}`;
+  const referenceReader = 'Virtual PCD 00 00';
+  const servedReader = 'Virtual PCD 00 01';
   const binary = buildPcscLoop();
   const provider = new PcscReaderProvider();
   const dir = mkdtempSync(join(tmpdir(), 'jpki-hil-bench-served-'));
+  const children: ChildProcess[] = [];
   try {
-    if (!(await provider.list()).some((r) => r.name === reader)) throw new Error(`pcscd has no reader '${reader}' (is vpcd installed and pcscd running?)`);
-    await waitEmpty(provider, reader);
-
-    options.progress(`served card in its own process: the reference vicc on ${reader}`);
-    const vicc = spawn('python3', [kVicc, options.host, String(kVpcdPort + slot), options.image.atr], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let reference: LoopFigures;
-    try {
-      await waitFor(vicc, /ready/, 'the reference vicc');
-      reference = await runLoop(binary, reader, 'apdu', options.seconds);
-    } finally {
-      await stopChild(vicc);
+    const names = (await provider.list()).map((r) => r.name);
+    for (const reader of [referenceReader, servedReader]) {
+      if (!names.includes(reader)) throw new Error(`pcscd has no reader '${reader}' (is vpcd installed and pcscd running?)`);
+      await waitEmpty(provider, reader);
     }
-    await waitEmpty(provider, reader);
 
-    options.progress(`served card in its own process: jpki-hil card serve on ${reader}`);
+    options.progress(`served card in its own process: the reference vicc on ${referenceReader}, jpki-hil card serve on ${servedReader}`);
+    const vicc = spawn('python3', [kVicc, options.host, String(kVpcdPort), options.image.atr], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(vicc);
+    await waitFor(vicc, /ready/, 'the reference vicc');
     const imagePath = join(dir, 'card.json');
     writeFileSync(imagePath, serializeCardImage(options.image), { mode: 0o600 });
-    const serve = spawn(process.execPath, [join(kPackageRoot, 'bin', 'jpki-hil.js'), 'card', 'serve', '--card', imagePath, '--vpcd', options.host, '--slot', String(slot)], {
+    const serve = spawn(process.execPath, [join(kPackageRoot, 'bin', 'jpki-hil.js'), 'card', 'serve', '--card', imagePath, '--vpcd', options.host, '--slot', '1'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
-    try {
-      await waitFor(serve, /card inserted/, 'card serve');
-      const servedApdu = await runLoop(binary, reader, 'apdu', options.seconds);
-      const servedSign = await runLoop(binary, reader, 'sign', options.seconds, options.pin);
-      return { reference, servedApdu, servedSign };
-    } finally {
-      await stopChild(serve);
+    children.push(serve);
+    await waitFor(serve, /card inserted/, 'card serve');
+
+    // Rounds of about half a second each; the order of the reference and the served card alternates.
+    const rounds = Math.max(2, Math.round(options.seconds * 2));
+    const slice = options.seconds / rounds;
+    const figures = { reference: [] as LoopFigures[], apdu: [] as LoopFigures[], sign: [] as LoopFigures[], selectSign: [] as LoopFigures[], openssl: [] as number[] };
+    for (let round = 0; round < rounds; round++) {
+      options.progress(`served card in its own process: round ${round + 1} of ${rounds}`);
+      const reference = (): Promise<LoopFigures> => runLoop(binary, referenceReader, 'apdu', slice);
+      const served = (): Promise<LoopFigures> => runLoop(binary, servedReader, 'apdu', slice);
+      if (round % 2 === 0) {
+        figures.reference.push(await reference());
+        figures.apdu.push(await served());
+      } else {
+        figures.apdu.push(await served());
+        figures.reference.push(await reference());
+      }
+      figures.sign.push(await runLoop(binary, servedReader, 'sign', slice, options.pin));
+      // openssl speed counts whole seconds: its shortest run.
+      figures.openssl.push((await opensslSpeed({ seconds: 1 })).signPerSec);
+      figures.selectSign.push(await runLoop(binary, servedReader, 'select-sign', slice, options.pin));
     }
+    return {
+      reference: combineRounds(figures.reference),
+      servedApdu: combineRounds(figures.apdu),
+      servedSign: combineRounds(figures.sign),
+      servedSelectSign: combineRounds(figures.selectSign),
+      opensslSignPerSec: figures.openssl.reduce((a, b) => a + b, 0) / figures.openssl.length,
+      rounds,
+    };
   } finally {
+    for (const child of children.reverse()) await stopChild(child);
+    // The next measurement wants the slots empty: wait until pcscd has seen both cards go.
+    for (const reader of [referenceReader, servedReader]) await waitEmpty(provider, reader).catch(() => undefined);
     await provider.close();
     rmSync(dir, { recursive: true, force: true });
   }

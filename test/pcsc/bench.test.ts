@@ -51,6 +51,9 @@ describe('jpki-hil bench', () => {
       ['servedProcess', 'referenceApduPerSec'],
       ['servedProcess', 'apduPerSec'],
       ['servedProcess', 'signPerSec'],
+      ['servedProcess', 'signMedianMs'],
+      ['servedProcess', 'selectSignPerSec'],
+      ['servedProcess', 'opensslSignPerSec'],
       ['portal', 'loginsPerSec'],
       ['portal', 'p50Ms'],
       ['portal', 'p95Ms'],
@@ -69,11 +72,15 @@ describe('jpki-hil bench', () => {
     expect(nci.baud115200!.apduPerSec).toBeLessThan(11_520 / 15);
     // Every ratio with a goal is there, computed from the figures of the same run.
     const ratios = r.ratios as unknown as Record<string, number | null>;
-    for (const key of ['inprocessSignVsOpenssl', 'workersSignVsOpensslMulti', 'pcscSignVsOpenssl', 'servedProcessApduVsReferenceVicc', 'servedProcessSignVsOpenssl', 'portalLoginsVsOpenssl']) {
+    for (const key of ['inprocessSignVsOpenssl', 'workersSignVsOpensslMulti', 'pcscSignVsOpenssl', 'servedProcessApduVsReferenceVicc', 'servedProcessSignVsOpenssl', 'servedProcessSelectSignVsOpenssl', 'portalLoginsVsOpenssl']) {
       expect(ratios[key], `ratios.${key}`).toBeGreaterThan(0);
     }
     expect(ratios.servedProcessApduVsReferenceVicc).toBeCloseTo(figure('servedProcess', 'apduPerSec')! / figure('servedProcess', 'referenceApduPerSec')!, 2);
     expect(stdout).toMatch(/card serve \(own process\), C client, quickack +[\d,.]+ +[\d,.]+ /);
+    // The served card's signatures against the openssl measured between its rounds (--seconds 1: 2 rounds).
+    expect((r.servedProcess as Record<string, unknown>).rounds).toBe(2);
+    expect(ratios.servedProcessSignVsOpenssl).toBeCloseTo(figure('servedProcess', 'signPerSec')! / figure('servedProcess', 'opensslSignPerSec')!, 2);
+    expect(stdout).toMatch(/card serve, SELECT key \+ sign per signature +[\d,.]+ +[\d.]+x/);
     // Issuance against openssl genpkey, and the population: each size measured with the same clients.
     const issuance = r.issuance as unknown as Record<string, number | null>;
     for (const key of ['cardsPerSec', 'keysPerSec', 'opensslKeysPerSec']) expect(issuance[key], `issuance.${key}`).toBeGreaterThan(0);

@@ -2,11 +2,13 @@
  * A neutral PC/SC client for the benchmark: it knows nothing of jpki-hil. It connects to one
  * reader through libpcsclite, selects the JPKI AP once, then for the given seconds either
  * repeats SELECT of EF 0006 (mode "apdu") or, after VERIFY of the auth PIN read from the
- * environment variable PCSC_LOOP_PIN, selects the auth key and signs a DigestInfo (mode "sign").
+ * environment variable PCSC_LOOP_PIN, signs a DigestInfo: with the auth key selected once and
+ * one COMPUTE DIGITAL SIGNATURE per signature (mode "sign"), or with SELECT of the key before
+ * each signature, as MYNA mpa's sign() does per digest (mode "select-sign").
  * It prints one line: "<count> <seconds> <median ms>".
  *
  * Build: cc -O2 -o pcsc-loop pcsc-loop.c $(pkg-config --cflags --libs libpcsclite)
- * Usage: pcsc-loop <reader name> <apdu|sign> <seconds>
+ * Usage: pcsc-loop <reader name> <apdu|sign|select-sign> <seconds>
  */
 #include <PCSC/winscard.h>
 #include <stdio.h>
@@ -45,12 +47,13 @@ static int transmit(const unsigned char *cmd, DWORD len, const char *what) {
 }
 
 int main(int argc, char **argv) {
-  if (argc != 4 || (strcmp(argv[2], "apdu") != 0 && strcmp(argv[2], "sign") != 0)) {
-    fprintf(stderr, "usage: pcsc-loop <reader name> <apdu|sign> <seconds>\n");
+  if (argc != 4 || (strcmp(argv[2], "apdu") != 0 && strcmp(argv[2], "sign") != 0 && strcmp(argv[2], "select-sign") != 0)) {
+    fprintf(stderr, "usage: pcsc-loop <reader name> <apdu|sign|select-sign> <seconds>\n");
     return 2;
   }
   const char *reader = argv[1];
-  int sign = strcmp(argv[2], "sign") == 0;
+  int reselect = strcmp(argv[2], "select-sign") == 0;
+  int sign = reselect || strcmp(argv[2], "sign") == 0;
   double seconds = atof(argv[3]);
   SCARDCONTEXT ctx;
   LONG rv = SCardEstablishContext(SCARD_SCOPE_SYSTEM, NULL, NULL, &ctx);
@@ -74,7 +77,7 @@ int main(int argc, char **argv) {
   if (sign) {
     const char *pin = getenv("PCSC_LOOP_PIN");
     if (!pin || strlen(pin) < 4 || strlen(pin) > 16) {
-      fprintf(stderr, "pcsc-loop: set PCSC_LOOP_PIN to the auth PIN for mode sign\n");
+      fprintf(stderr, "pcsc-loop: set PCSC_LOOP_PIN to the auth PIN for modes sign and select-sign\n");
       return 2;
     }
     unsigned char verify[5 + 16] = {0x00, 0x20, 0x00, 0x80, (unsigned char)strlen(pin)};
@@ -82,6 +85,7 @@ int main(int argc, char **argv) {
     if (transmit(select_pin, sizeof select_pin, "SELECT auth PIN") != 0) return 1;
     if (transmit(verify, 5 + strlen(pin), "VERIFY") != 0) return 1;
     for (int i = 0; i < 32; i++) sign_cmd[24 + i] = (unsigned char)(i * 7 + 1);
+    if (!reselect && transmit(select_key, sizeof select_key, "SELECT auth key") != 0) return 1;
   }
   size_t cap = 1 << 16, n = 0;
   double *times = malloc(cap * sizeof *times);
@@ -90,7 +94,7 @@ int main(int argc, char **argv) {
     double t0 = now_ms();
     if (sign) {
       sign_cmd[24] = (unsigned char)n;
-      if (transmit(select_key, sizeof select_key, "SELECT auth key") != 0) return 1;
+      if (reselect && transmit(select_key, sizeof select_key, "SELECT auth key") != 0) return 1;
       if (transmit(sign_cmd, sizeof sign_cmd, "SIGN") != 0) return 1;
     } else if (transmit(select_token, sizeof select_token, "SELECT EF 0006") != 0) {
       return 1;

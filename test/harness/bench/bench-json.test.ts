@@ -1,6 +1,7 @@
 /** The JSON of `bench --json`: plain numbers, and null with the reason in its group. */
 import { describe, expect, it } from 'vitest';
-import { benchJson, type BenchResult } from '../../../harness/bench/bench.js';
+import { benchJson, benchRatios, type BenchResult } from '../../../harness/bench/bench.js';
+import { combineRounds } from '../../../harness/bench/served-process.js';
 
 const ok = (value: number) => ({ value });
 const gone = (reason: string) => ({ value: null, reason });
@@ -24,5 +25,38 @@ describe('benchJson', () => {
     expect(json.portal).toMatchObject({ cards: 4, loginsPerSec: 60, p50Ms: 50, p95Ms: 80, p99Ms: 100 });
     expect(json.portal!.reason).toBeUndefined();
     expect(json.workers).toBe(2);
+  });
+
+  it('divides the served card\'s signatures by the openssl measured between its rounds, and older results by the run\'s', () => {
+    const base: BenchResult = {
+      date: '2026-12-03T00:00:00.000Z',
+      node: 'v20',
+      workers: 2,
+      openssl: { single: ok(4000), multi: ok(8000) },
+      inprocess: { apduPerSec: ok(1), signPerSec: ok(1), single: ok(1), multi: ok(1), byWorkers: [] },
+      pcsc: { apduPerSec: ok(1), signPerSec: ok(1), apduMedianMs: ok(1) },
+      pcscWithoutFix: { apduPerSec: ok(1), signPerSec: ok(1), apduMedianMs: ok(1) },
+      portal: { cards: 4, loginsPerSec: ok(1), p50Ms: ok(1), p95Ms: ok(1), p99Ms: ok(1), logins: 1, seconds: 1 },
+    };
+    const served = { referenceApduPerSec: ok(8000), referenceMedianMs: ok(0.12), apduPerSec: ok(7600), apduMedianMs: ok(0.13), signPerSec: ok(2000) };
+    const paired = benchRatios({ ...base, servedProcess: { ...served, selectSignPerSec: ok(1500), opensslSignPerSec: ok(3200), rounds: 6 } });
+    expect(paired.servedProcessApduVsReferenceVicc).toBe(0.95);
+    expect(paired.servedProcessSignVsOpenssl).toBe(0.625);
+    expect(paired.servedProcessSelectSignVsOpenssl).toBe(0.469);
+    const older = benchRatios({ ...base, servedProcess: served });
+    expect(older.servedProcessSignVsOpenssl).toBe(0.5);
+    expect(older.servedProcessSelectSignVsOpenssl).toBeNull();
+  });
+});
+
+describe('combineRounds', () => {
+  it('adds counts and times of the rounds and takes the median of their medians', () => {
+    const rounds = [
+      { count: 100, seconds: 0.5, perSec: 200, medianMs: 0.3 },
+      { count: 300, seconds: 0.5, perSec: 600, medianMs: 0.1 },
+      { count: 200, seconds: 1, perSec: 200, medianMs: 0.2 },
+    ];
+    expect(combineRounds(rounds)).toEqual({ count: 600, seconds: 2, perSec: 300, medianMs: 0.2 });
+    expect(combineRounds([])).toEqual({ count: 0, seconds: 0, perSec: 0, medianMs: NaN });
   });
 });
