@@ -19,7 +19,7 @@ import { opensslGenpkeyRate, opensslSpeed } from './openssl-speed.js';
 import { measureIssuance, measurePortalLogins } from './portal-logins.js';
 import { loadKeyPool } from './key-pool.js';
 import { kPackageRoot } from '../package-root.js';
-import { measureServedProcess, servedProcessUnavailable } from './served-process.js';
+import { cpuMicrosPerApdu, measureServedProcess, servedProcessUnavailable, type LoopFigures } from './served-process.js';
 import type { SignWorkerInput, SignWorkerMessage } from './sign-worker.js';
 import { nextMessage } from './worker-messages.js';
 
@@ -69,6 +69,13 @@ export interface BenchResult {
     signMedianMs?: Figure;
     selectSignPerSec?: Figure;
     opensslSignPerSec?: Figure;
+    /**
+     * CPU time (µs, every thread of the process) per APDU round trip of the reference vicc and
+     * of `card serve`, from /proc/<pid>/task/<tid>/schedstat over their loops: how lean each
+     * one's per-APDU path is, apart from what pcscd and the client cost.
+     */
+    referenceCpuUsPerApdu?: Figure;
+    apduCpuUsPerApdu?: Figure;
     rounds?: number;
   };
   /** Each figure ÷ its anchor from the same run (null when either is missing). */
@@ -254,6 +261,8 @@ async function servedProcessFigures(image: CardImage, pin: string, options: Benc
     signMedianMs: missing(reason),
     selectSignPerSec: missing(reason),
     opensslSignPerSec: missing(reason),
+    referenceCpuUsPerApdu: missing(reason),
+    apduCpuUsPerApdu: missing(reason),
   });
   if (!quickackRouteActive()) return none('no quickack route (run jpki-hil doctor)');
   const unavailable = servedProcessUnavailable();
@@ -269,11 +278,18 @@ async function servedProcessFigures(image: CardImage, pin: string, options: Benc
       signMedianMs: figure(f.servedSign.medianMs),
       selectSignPerSec: figure(f.servedSelectSign.perSec),
       opensslSignPerSec: figure(f.opensslSignPerSec),
+      referenceCpuUsPerApdu: cpuFigure(f.reference),
+      apduCpuUsPerApdu: cpuFigure(f.servedApdu),
       rounds: f.rounds,
     };
   } catch (e) {
     return none(`card serve in its own process: ${(e as Error).message.split('\n')[0]}`);
   }
+}
+
+function cpuFigure(loop: LoopFigures): Figure {
+  const us = cpuMicrosPerApdu(loop);
+  return us === undefined ? missing('no /proc/<pid>/task/*/schedstat to read CPU time from') : figure(Math.round(us * 100) / 100);
 }
 
 /** Every figure that has a goal, divided by its anchor from the same run. */
@@ -285,6 +301,8 @@ export function benchRatios(r: BenchResult): Record<string, number | null> {
     workersSignVsOpensslMulti: div(r.inprocess.multi, r.openssl.multi),
     pcscSignVsOpenssl: div(r.pcsc.signPerSec, r.openssl.single),
     servedProcessApduVsReferenceVicc: div(r.servedProcess?.apduPerSec, r.servedProcess?.referenceApduPerSec),
+    // Lower CPU is leaner: the reference's CPU per APDU ÷ card serve's, so that 1.0 is "as lean" and more is better.
+    servedProcessApduCpuVsReferenceVicc: div(r.servedProcess?.referenceCpuUsPerApdu, r.servedProcess?.apduCpuUsPerApdu),
     // The served card's anchor is the openssl measured between its rounds (older results: the run's).
     servedProcessSignVsOpenssl: div(r.servedProcess?.signPerSec, r.servedProcess?.opensslSignPerSec ?? r.openssl.single),
     servedProcessSelectSignVsOpenssl: div(r.servedProcess?.selectSignPerSec, r.servedProcess?.opensslSignPerSec ?? r.openssl.single),
@@ -553,6 +571,12 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
           `card serve in its own process ÷ the reference vicc, APDU round trips: ${ratio(r.servedProcess.apduPerSec, r.servedProcess.referenceApduPerSec)} ` +
             `(median ${show(r.servedProcess.apduMedianMs, ' ms')} vs ${show(r.servedProcess.referenceMedianMs, ' ms')}` +
             `${r.servedProcess.rounds ? `, ${r.servedProcess.rounds} interleaved rounds` : ''})`,
+          ...(typeof r.servedProcess.apduCpuUsPerApdu?.value === 'number' && typeof r.servedProcess.referenceCpuUsPerApdu?.value === 'number'
+            ? [
+                `CPU time per APDU: card serve ${show(r.servedProcess.apduCpuUsPerApdu, ' µs')}, the reference vicc ${show(r.servedProcess.referenceCpuUsPerApdu, ' µs')} ` +
+                  `(reference ÷ card serve ${ratio(r.servedProcess.referenceCpuUsPerApdu, r.servedProcess.apduCpuUsPerApdu)})`,
+              ]
+            : []),
           ...(r.servedProcess.signMedianMs ? [`median signature through pcscd from card serve: ${show(r.servedProcess.signMedianMs, ' ms')}`] : []),
         ]
       : []),

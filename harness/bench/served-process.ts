@@ -10,7 +10,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,6 +25,8 @@ export interface LoopFigures {
   seconds: number;
   perSec: number;
   medianMs: number;
+  /** CPU time the card's process (all its threads) spent during the loop, in ns; absent without /proc. */
+  cardCpuNs?: number;
 }
 
 export interface ServedProcessFigures {
@@ -47,7 +49,39 @@ type LoopMode = 'apdu' | 'sign' | 'select-sign';
 export function combineRounds(rounds: readonly LoopFigures[]): LoopFigures {
   const count = rounds.reduce((n, r) => n + r.count, 0);
   const seconds = rounds.reduce((n, r) => n + r.seconds, 0);
-  return { count, seconds, perSec: seconds > 0 ? count / seconds : 0, medianMs: percentile(rounds.map((r) => r.medianMs).sort((a, b) => a - b), 50) };
+  const cpu = rounds.length > 0 && rounds.every((r) => r.cardCpuNs !== undefined) ? rounds.reduce((n, r) => n + r.cardCpuNs!, 0) : undefined;
+  return {
+    count,
+    seconds,
+    perSec: seconds > 0 ? count / seconds : 0,
+    medianMs: percentile(rounds.map((r) => r.medianMs).sort((a, b) => a - b), 50),
+    ...(cpu === undefined ? {} : { cardCpuNs: cpu }),
+  };
+}
+
+/** CPU time per APDU of the card's process, in µs (undefined when it was not measured). */
+export function cpuMicrosPerApdu(loop: LoopFigures): number | undefined {
+  return loop.cardCpuNs === undefined || loop.count === 0 ? undefined : loop.cardCpuNs / 1000 / loop.count;
+}
+
+/**
+ * CPU time a process has run so far, every thread summed, in ns: the first field of each
+ * /proc/<pid>/task/<tid>/schedstat. Undefined where /proc has no schedstat (not Linux).
+ */
+export function processCpuNs(pid: number): number | undefined {
+  try {
+    let total = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        total += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {
+        // A thread that ended between the listing and the read ran no more.
+      }
+    }
+    return Number.isFinite(total) ? total : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const kSource = join(kPackageRoot, 'harness', 'bench', 'native', 'pcsc-loop.c');
@@ -79,8 +113,12 @@ export function buildPcscLoop(outDir = join(kPackageRoot, 'out', 'bench')): stri
   return binary;
 }
 
-/** Runs the neutral client once; it connects when the card is there, so it retries for a while. */
-async function runLoop(binary: string, reader: string, mode: LoopMode, seconds: number, pin?: string): Promise<LoopFigures> {
+/**
+ * Runs the neutral client once against the card of process `cardPid`; it connects when the card is
+ * there, so it retries for a while. The card process's CPU time over the run is kept with the figures.
+ */
+async function runLoop(binary: string, reader: string, mode: LoopMode, seconds: number, cardPid: number | undefined, pin?: string): Promise<LoopFigures> {
+  const cpuBefore = cardPid === undefined ? undefined : processCpuNs(cardPid);
   let lastError = '';
   for (let attempt = 0; attempt < 25; attempt++) {
     const child = spawn(binary, [reader, mode, String(seconds)], {
@@ -95,7 +133,9 @@ async function runLoop(binary: string, reader: string, mode: LoopMode, seconds: 
     if (code === 0) {
       const [count, secs, median] = out.trim().split(/\s+/).map(Number);
       if (count === undefined || secs === undefined || median === undefined || !(secs > 0)) throw new Error(`pcsc-loop printed '${out.trim()}'`);
-      return { count, seconds: secs, perSec: count / secs, medianMs: median };
+      const cpuAfter = cardPid === undefined ? undefined : processCpuNs(cardPid);
+      const cardCpuNs = cpuBefore === undefined || cpuAfter === undefined ? undefined : cpuAfter - cpuBefore;
+      return { count, seconds: secs, perSec: count / secs, medianMs: median, ...(cardCpuNs === undefined ? {} : { cardCpuNs }) };
     }
     lastError = err.trim().split('\n')[0] ?? `exit ${code}`;
     // No card in the reader yet (the virtual card is still connecting): try again shortly.
@@ -183,8 +223,8 @@ export async function measureServedProcess(options: {
     const figures = { reference: [] as LoopFigures[], apdu: [] as LoopFigures[], sign: [] as LoopFigures[], selectSign: [] as LoopFigures[], openssl: [] as number[] };
     for (let round = 0; round < rounds; round++) {
       options.progress(`served card in its own process: round ${round + 1} of ${rounds}`);
-      const reference = (): Promise<LoopFigures> => runLoop(binary, referenceReader, 'apdu', slice);
-      const served = (): Promise<LoopFigures> => runLoop(binary, servedReader, 'apdu', slice);
+      const reference = (): Promise<LoopFigures> => runLoop(binary, referenceReader, 'apdu', slice, vicc.pid);
+      const served = (): Promise<LoopFigures> => runLoop(binary, servedReader, 'apdu', slice, serve.pid);
       if (round % 2 === 0) {
         figures.reference.push(await reference());
         figures.apdu.push(await served());
@@ -192,10 +232,10 @@ export async function measureServedProcess(options: {
         figures.apdu.push(await served());
         figures.reference.push(await reference());
       }
-      figures.sign.push(await runLoop(binary, servedReader, 'sign', slice, options.pin));
+      figures.sign.push(await runLoop(binary, servedReader, 'sign', slice, serve.pid, options.pin));
       // openssl speed counts whole seconds: its shortest run.
       figures.openssl.push((await opensslSpeed({ seconds: 1 })).signPerSec);
-      figures.selectSign.push(await runLoop(binary, servedReader, 'select-sign', slice, options.pin));
+      figures.selectSign.push(await runLoop(binary, servedReader, 'select-sign', slice, serve.pid, options.pin));
     }
     return {
       reference: combineRounds(figures.reference),

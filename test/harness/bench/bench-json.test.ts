@@ -1,7 +1,7 @@
 /** The JSON of `bench --json`: plain numbers, and null with the reason in its group. */
 import { describe, expect, it } from 'vitest';
 import { benchJson, benchRatios, type BenchResult } from '../../../harness/bench/bench.js';
-import { combineRounds } from '../../../harness/bench/served-process.js';
+import { combineRounds, cpuMicrosPerApdu, processCpuNs } from '../../../harness/bench/served-process.js';
 
 const ok = (value: number) => ({ value });
 const gone = (reason: string) => ({ value: null, reason });
@@ -39,13 +39,19 @@ describe('benchJson', () => {
       portal: { cards: 4, loginsPerSec: ok(1), p50Ms: ok(1), p95Ms: ok(1), p99Ms: ok(1), logins: 1, seconds: 1 },
     };
     const served = { referenceApduPerSec: ok(8000), referenceMedianMs: ok(0.12), apduPerSec: ok(7600), apduMedianMs: ok(0.13), signPerSec: ok(2000) };
-    const paired = benchRatios({ ...base, servedProcess: { ...served, selectSignPerSec: ok(1500), opensslSignPerSec: ok(3200), rounds: 6 } });
+    const paired = benchRatios({
+      ...base,
+      servedProcess: { ...served, selectSignPerSec: ok(1500), opensslSignPerSec: ok(3200), referenceCpuUsPerApdu: ok(27), apduCpuUsPerApdu: ok(36), rounds: 6 },
+    });
+    // CPU per APDU: lower is leaner, so the ratio is the reference's ÷ card serve's.
+    expect(paired.servedProcessApduCpuVsReferenceVicc).toBe(0.75);
     expect(paired.servedProcessApduVsReferenceVicc).toBe(0.95);
     expect(paired.servedProcessSignVsOpenssl).toBe(0.625);
     expect(paired.servedProcessSelectSignVsOpenssl).toBe(0.469);
     const older = benchRatios({ ...base, servedProcess: served });
     expect(older.servedProcessSignVsOpenssl).toBe(0.5);
     expect(older.servedProcessSelectSignVsOpenssl).toBeNull();
+    expect(older.servedProcessApduCpuVsReferenceVicc).toBeNull();
   });
 });
 
@@ -58,5 +64,33 @@ describe('combineRounds', () => {
     ];
     expect(combineRounds(rounds)).toEqual({ count: 600, seconds: 2, perSec: 300, medianMs: 0.2 });
     expect(combineRounds([])).toEqual({ count: 0, seconds: 0, perSec: 0, medianMs: NaN });
+  });
+
+  it('sums the card process\'s CPU time only when every round measured it', () => {
+    const measured = combineRounds([
+      { count: 1000, seconds: 0.5, perSec: 2000, medianMs: 0.1, cardCpuNs: 30e6 },
+      { count: 3000, seconds: 0.5, perSec: 6000, medianMs: 0.1, cardCpuNs: 90e6 },
+    ]);
+    expect(measured.cardCpuNs).toBe(120e6);
+    expect(cpuMicrosPerApdu(measured)).toBe(30);
+    const partly = combineRounds([
+      { count: 1000, seconds: 0.5, perSec: 2000, medianMs: 0.1, cardCpuNs: 30e6 },
+      { count: 1000, seconds: 0.5, perSec: 2000, medianMs: 0.1 },
+    ]);
+    expect(partly.cardCpuNs).toBeUndefined();
+    expect(cpuMicrosPerApdu(partly)).toBeUndefined();
+  });
+});
+
+describe('processCpuNs', () => {
+  it('reads a process\'s CPU time from /proc, all threads summed, and nothing for a process that is not there', () => {
+    const before = processCpuNs(process.pid);
+    expect(before).toBeGreaterThan(0);
+    let x = 0;
+    const end = Date.now() + 30;
+    while (Date.now() < end) x += Math.sqrt(x + 1);
+    expect(x).toBeGreaterThan(0);
+    expect(processCpuNs(process.pid)!).toBeGreaterThan(before!);
+    expect(processCpuNs(2 ** 22 + 1)).toBeUndefined();
   });
 });
