@@ -76,6 +76,15 @@ export interface BenchResult {
      */
     referenceCpuUsPerApdu?: Figure;
     apduCpuUsPerApdu?: Figure;
+    /**
+     * The same against the reference written in plain Node (native/min-vicc.mjs), in the reference's
+     * slot after the Python one, with `card serve`'s figures from the rounds beside it: what Node's
+     * event loop costs by itself, apart from the card's path.
+     */
+    nodeReferenceApduPerSec?: Figure;
+    nodeReferenceCpuUsPerApdu?: Figure;
+    apduPerSecBesideNode?: Figure;
+    apduCpuUsPerApduBesideNode?: Figure;
     rounds?: number;
   };
   /** Each figure ÷ its anchor from the same run (null when either is missing). */
@@ -263,6 +272,10 @@ async function servedProcessFigures(image: CardImage, pin: string, options: Benc
     opensslSignPerSec: missing(reason),
     referenceCpuUsPerApdu: missing(reason),
     apduCpuUsPerApdu: missing(reason),
+    nodeReferenceApduPerSec: missing(reason),
+    nodeReferenceCpuUsPerApdu: missing(reason),
+    apduPerSecBesideNode: missing(reason),
+    apduCpuUsPerApduBesideNode: missing(reason),
   });
   if (!quickackRouteActive()) return none('no quickack route (run jpki-hil doctor)');
   const unavailable = servedProcessUnavailable();
@@ -280,6 +293,10 @@ async function servedProcessFigures(image: CardImage, pin: string, options: Benc
       opensslSignPerSec: figure(f.opensslSignPerSec),
       referenceCpuUsPerApdu: cpuFigure(f.reference),
       apduCpuUsPerApdu: cpuFigure(f.servedApdu),
+      nodeReferenceApduPerSec: figure(f.nodeReference.perSec),
+      nodeReferenceCpuUsPerApdu: cpuFigure(f.nodeReference),
+      apduPerSecBesideNode: figure(f.servedApduBesideNode.perSec),
+      apduCpuUsPerApduBesideNode: cpuFigure(f.servedApduBesideNode),
       rounds: f.rounds,
     };
   } catch (e) {
@@ -303,6 +320,8 @@ export function benchRatios(r: BenchResult): Record<string, number | null> {
     servedProcessApduVsReferenceVicc: div(r.servedProcess?.apduPerSec, r.servedProcess?.referenceApduPerSec),
     // Lower CPU is leaner: the reference's CPU per APDU ÷ card serve's, so that 1.0 is "as lean" and more is better.
     servedProcessApduCpuVsReferenceVicc: div(r.servedProcess?.referenceCpuUsPerApdu, r.servedProcess?.apduCpuUsPerApdu),
+    servedProcessApduVsNodeVicc: div(r.servedProcess?.apduPerSecBesideNode, r.servedProcess?.nodeReferenceApduPerSec),
+    servedProcessApduCpuVsNodeVicc: div(r.servedProcess?.nodeReferenceCpuUsPerApdu, r.servedProcess?.apduCpuUsPerApduBesideNode),
     // The served card's anchor is the openssl measured between its rounds (older results: the run's).
     servedProcessSignVsOpenssl: div(r.servedProcess?.signPerSec, r.servedProcess?.opensslSignPerSec ?? r.openssl.single),
     servedProcessSelectSignVsOpenssl: div(r.servedProcess?.selectSignPerSec, r.servedProcess?.opensslSignPerSec ?? r.openssl.single),
@@ -537,6 +556,7 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
     const anchor = sp.opensslSignPerSec ?? o;
     rows.push(
       ['reference vicc (9000 to every APDU), C client, quickack', show(sp.referenceApduPerSec), '', ''],
+      ...(sp.nodeReferenceApduPerSec ? [['the same reference written in Node, then in its slot', show(sp.nodeReferenceApduPerSec), '', '']] : []),
       ...(sp.opensslSignPerSec ? [['openssl speed rsa2048 (1 process), between the rounds below', '', show(sp.opensslSignPerSec), ratio(sp.opensslSignPerSec, o)]] : []),
       ['card serve (own process), C client, quickack', show(sp.apduPerSec), show(sp.signPerSec), ratio(sp.signPerSec, anchor)],
       ...(sp.selectSignPerSec ? [['card serve, SELECT key + sign per signature', '', show(sp.selectSignPerSec), ratio(sp.selectSignPerSec, anchor)]] : []),
@@ -575,6 +595,12 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
             ? [
                 `CPU time per APDU: card serve ${show(r.servedProcess.apduCpuUsPerApdu, ' µs')}, the reference vicc ${show(r.servedProcess.referenceCpuUsPerApdu, ' µs')} ` +
                   `(reference ÷ card serve ${ratio(r.servedProcess.referenceCpuUsPerApdu, r.servedProcess.apduCpuUsPerApdu)})`,
+              ]
+            : []),
+          ...(typeof r.servedProcess.nodeReferenceApduPerSec?.value === 'number' && r.servedProcess.apduPerSecBesideNode
+            ? [
+                `beside the reference vicc written in Node: card serve ÷ it, APDU round trips ${ratio(r.servedProcess.apduPerSecBesideNode, r.servedProcess.nodeReferenceApduPerSec)}; ` +
+                  `CPU time per APDU ${show(r.servedProcess.apduCpuUsPerApduBesideNode ?? missing(''), ' µs')} vs ${show(r.servedProcess.nodeReferenceCpuUsPerApdu ?? missing(''), ' µs')}`,
               ]
             : []),
           ...(r.servedProcess.signMedianMs ? [`median signature through pcscd from card serve: ${show(r.servedProcess.signMedianMs, ' ms')}`] : []),

@@ -7,6 +7,8 @@
  * The reference sits in vpcd's first slot and `card serve` in the second, both at once, and the
  * client takes turns on them in short rounds (with `openssl speed` between them for the signature
  * anchor): on a machine whose speed drifts, each figure and its anchor see the same drift.
+ * Then the same loop written in plain Node (native/min-vicc.mjs) takes the reference's slot for as
+ * many rounds of APDUs: what Node's event loop costs by itself, apart from the card's own path.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -40,6 +42,10 @@ export interface ServedProcessFigures {
   servedSelectSign: LoopFigures;
   /** `openssl speed rsa2048` signatures/s, 1 process, measured between the rounds. */
   opensslSignPerSec: number;
+  /** APDU round trips of the reference vicc in Node (native/min-vicc.mjs), in the same slot after the Python one. */
+  nodeReference: LoopFigures;
+  /** `card serve`'s APDU round trips in the rounds beside the Node reference. */
+  servedApduBesideNode: LoopFigures;
   rounds: number;
 }
 
@@ -86,6 +92,7 @@ export function processCpuNs(pid: number): number | undefined {
 
 const kSource = join(kPackageRoot, 'harness', 'bench', 'native', 'pcsc-loop.c');
 const kVicc = join(kPackageRoot, 'harness', 'bench', 'native', 'min-vicc.py');
+const kNodeVicc = join(kPackageRoot, 'harness', 'bench', 'native', 'min-vicc.mjs');
 
 /** Why this measurement cannot run here, or undefined when it can. */
 export function servedProcessUnavailable(): string | undefined {
@@ -100,6 +107,7 @@ export function servedProcessUnavailable(): string | undefined {
   if (!has('cc', ['--version'])) return 'no C compiler (cc) for the neutral PC/SC client: apt-get install gcc';
   if (!has('pkg-config', ['--exists', 'libpcsclite'])) return 'no libpcsclite-dev for the neutral PC/SC client: apt-get install libpcsclite-dev pkg-config';
   if (!has('python3', ['--version'])) return 'no python3 for the reference vicc';
+  for (const file of [kSource, kVicc, kNodeVicc]) if (!existsSync(file)) return `${file} is missing: the served card is measured from a checkout of the repository, where harness/bench/native/ holds its helpers`;
   return undefined;
 }
 
@@ -245,7 +253,31 @@ export async function measureServedProcess(options: {
       figures.openssl.push((await opensslSpeed({ seconds: 1 })).signPerSec);
       figures.selectSign.push(await runLoop(binary, servedReader, 'select-sign', slice, serve.pid, options.pin));
     }
+
+    // The same comparison against the loop written as plain Node writes it, in the reference's slot:
+    // what Node's event loop costs per APDU by itself, apart from the card's path.
+    await stopChild(vicc);
+    await waitEmpty(provider, referenceReader);
+    const nodeVicc = spawn(process.execPath, [kNodeVicc, options.host, String(kVpcdPort), options.image.atr], { stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(nodeVicc);
+    await waitFor(nodeVicc, /ready/, 'the reference vicc in Node');
+    await runLoop(binary, referenceReader, 'apdu', 0.25, undefined);
+    const besideNode = { reference: [] as LoopFigures[], apdu: [] as LoopFigures[] };
+    for (let round = 0; round < rounds; round++) {
+      options.progress(`served card in its own process: beside the reference vicc in Node, round ${round + 1} of ${rounds}`);
+      const reference = (): Promise<LoopFigures> => runLoop(binary, referenceReader, 'apdu', slice, nodeVicc.pid);
+      const served = (): Promise<LoopFigures> => runLoop(binary, servedReader, 'apdu', slice, serve.pid);
+      if (round % 2 === 0) {
+        besideNode.reference.push(await reference());
+        besideNode.apdu.push(await served());
+      } else {
+        besideNode.apdu.push(await served());
+        besideNode.reference.push(await reference());
+      }
+    }
     return {
+      nodeReference: combineRounds(besideNode.reference),
+      servedApduBesideNode: combineRounds(besideNode.apdu),
       reference: combineRounds(figures.reference),
       servedApdu: combineRounds(figures.apdu),
       servedSign: combineRounds(figures.sign),

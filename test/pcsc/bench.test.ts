@@ -56,6 +56,10 @@ describe('jpki-hil bench', () => {
       ['servedProcess', 'opensslSignPerSec'],
       ['servedProcess', 'referenceCpuUsPerApdu'],
       ['servedProcess', 'apduCpuUsPerApdu'],
+      ['servedProcess', 'nodeReferenceApduPerSec'],
+      ['servedProcess', 'nodeReferenceCpuUsPerApdu'],
+      ['servedProcess', 'apduPerSecBesideNode'],
+      ['servedProcess', 'apduCpuUsPerApduBesideNode'],
       ['portal', 'loginsPerSec'],
       ['portal', 'p50Ms'],
       ['portal', 'p95Ms'],
@@ -74,13 +78,15 @@ describe('jpki-hil bench', () => {
     expect(nci.baud115200!.apduPerSec).toBeLessThan(11_520 / 15);
     // Every ratio with a goal is there, computed from the figures of the same run.
     const ratios = r.ratios as unknown as Record<string, number | null>;
-    for (const key of ['inprocessSignVsOpenssl', 'workersSignVsOpensslMulti', 'pcscSignVsOpenssl', 'servedProcessApduVsReferenceVicc', 'servedProcessSignVsOpenssl', 'servedProcessSelectSignVsOpenssl', 'servedProcessApduCpuVsReferenceVicc', 'portalLoginsVsOpenssl']) {
+    for (const key of ['inprocessSignVsOpenssl', 'workersSignVsOpensslMulti', 'pcscSignVsOpenssl', 'servedProcessApduVsReferenceVicc', 'servedProcessSignVsOpenssl', 'servedProcessSelectSignVsOpenssl', 'servedProcessApduCpuVsReferenceVicc', 'servedProcessApduVsNodeVicc', 'servedProcessApduCpuVsNodeVicc', 'portalLoginsVsOpenssl']) {
       expect(ratios[key], `ratios.${key}`).toBeGreaterThan(0);
     }
     expect(ratios.servedProcessApduVsReferenceVicc).toBeCloseTo(figure('servedProcess', 'apduPerSec')! / figure('servedProcess', 'referenceApduPerSec')!, 2);
     expect(stdout).toMatch(/card serve \(own process\), C client, quickack +[\d,.]+ +[\d,.]+ /);
     expect(ratios.servedProcessApduCpuVsReferenceVicc).toBeCloseTo(figure('servedProcess', 'referenceCpuUsPerApdu')! / figure('servedProcess', 'apduCpuUsPerApdu')!, 1);
     expect(stdout).toMatch(/CPU time per APDU: card serve [\d.]+ µs, the reference vicc [\d.]+ µs/);
+    expect(ratios.servedProcessApduVsNodeVicc).toBeCloseTo(figure('servedProcess', 'apduPerSecBesideNode')! / figure('servedProcess', 'nodeReferenceApduPerSec')!, 2);
+    expect(stdout).toMatch(/the same reference written in Node, then in its slot +[\d,.]+ /);
     // The served card's signatures against the openssl measured between its rounds (--seconds 1: 2 rounds).
     expect((r.servedProcess as Record<string, unknown>).rounds).toBe(2);
     expect(ratios.servedProcessSignVsOpenssl).toBeCloseTo(figure('servedProcess', 'signPerSec')! / figure('servedProcess', 'opensslSignPerSec')!, 2);

@@ -45,6 +45,13 @@ describe('benchJson', () => {
     });
     // CPU per APDU: lower is leaner, so the ratio is the reference's ÷ card serve's.
     expect(paired.servedProcessApduCpuVsReferenceVicc).toBe(0.75);
+    const besideNode = benchRatios({
+      ...base,
+      servedProcess: { ...served, nodeReferenceApduPerSec: ok(8000), nodeReferenceCpuUsPerApdu: ok(35), apduPerSecBesideNode: ok(7800), apduCpuUsPerApduBesideNode: ok(35) },
+    });
+    expect(besideNode.servedProcessApduVsNodeVicc).toBe(0.975);
+    expect(besideNode.servedProcessApduCpuVsNodeVicc).toBe(1);
+    expect(paired.servedProcessApduVsNodeVicc).toBeNull();
     expect(paired.servedProcessApduVsReferenceVicc).toBe(0.95);
     expect(paired.servedProcessSignVsOpenssl).toBe(0.625);
     expect(paired.servedProcessSelectSignVsOpenssl).toBe(0.469);
