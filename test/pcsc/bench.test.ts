@@ -64,6 +64,7 @@ describe('jpki-hil bench', () => {
       ['portal', 'p50Ms'],
       ['portal', 'p95Ms'],
       ['portal', 'p99Ms'],
+      ['portal', 'opensslSignPerSec'],
     ]) {
       expect((r[group!] as Record<string, unknown>).reason, `${group}.reason`).toBeUndefined();
       expect(figure(group!, key!), `${group}.${key}`).toBeGreaterThan(0);
@@ -85,6 +86,7 @@ describe('jpki-hil bench', () => {
     expect(stdout).toMatch(/card serve \(own process\), C client, quickack +[\d,.]+ +[\d,.]+ /);
     expect(ratios.servedProcessApduCpuVsReferenceVicc).toBeCloseTo(figure('servedProcess', 'referenceCpuUsPerApdu')! / figure('servedProcess', 'apduCpuUsPerApdu')!, 1);
     expect(stdout).toMatch(/CPU time per APDU: card serve [\d.]+ µs, the reference vicc [\d.]+ µs/);
+    expect(ratios.portalLoginsVsOpenssl).toBeCloseTo(figure('portal', 'loginsPerSec')! / figure('portal', 'opensslSignPerSec')!, 2);
     expect(ratios.servedProcessApduVsNodeVicc).toBeCloseTo(figure('servedProcess', 'apduPerSecBesideNode')! / figure('servedProcess', 'nodeReferenceApduPerSec')!, 2);
     expect(stdout).toMatch(/the same reference written in Node, then in its slot +[\d,.]+ /);
     // The served card's signatures against the openssl measured between its rounds (--seconds 1: 2 rounds).

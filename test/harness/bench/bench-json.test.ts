@@ -50,6 +50,9 @@ describe('benchJson', () => {
       servedProcess: { ...served, nodeReferenceApduPerSec: ok(8000), nodeReferenceCpuUsPerApdu: ok(35), apduPerSecBesideNode: ok(7800), apduCpuUsPerApduBesideNode: ok(35) },
     });
     expect(besideNode.servedProcessApduVsNodeVicc).toBe(0.975);
+    // Logins against the openssl around them, older results against the run's.
+    expect(benchRatios({ ...base, portal: { ...base.portal, loginsPerSec: ok(600), opensslSignPerSec: ok(3000) } }).portalLoginsVsOpenssl).toBe(0.2);
+    expect(benchRatios({ ...base, portal: { ...base.portal, loginsPerSec: ok(600) } }).portalLoginsVsOpenssl).toBe(0.15);
     expect(besideNode.servedProcessApduCpuVsNodeVicc).toBe(1);
     expect(paired.servedProcessApduVsNodeVicc).toBeNull();
     expect(paired.servedProcessApduVsReferenceVicc).toBe(0.95);
