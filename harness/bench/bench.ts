@@ -535,6 +535,28 @@ function ratio(a: Figure, b: Figure): string {
   return a.value === null || b.value === null || b.value === 0 ? 'n/a' : `${(a.value / b.value).toFixed(2)}x`;
 }
 
+/** The lines under the table about the served card; `show` is the table's (it numbers missing figures' reasons). */
+function servedProcessNotes(sp: NonNullable<BenchResult['servedProcess']>, show: (f: Figure, unit?: string) => string): string[] {
+  const measured = (f: Figure | undefined): f is Figure => typeof f?.value === 'number';
+  return [
+    `card serve in its own process ÷ the reference vicc, APDU round trips: ${ratio(sp.apduPerSec, sp.referenceApduPerSec)} ` +
+      `(median ${show(sp.apduMedianMs, ' ms')} vs ${show(sp.referenceMedianMs, ' ms')}${sp.rounds ? `, ${sp.rounds} interleaved rounds` : ''})`,
+    ...(measured(sp.apduCpuUsPerApdu) && measured(sp.referenceCpuUsPerApdu)
+      ? [
+          `CPU time per APDU: card serve ${show(sp.apduCpuUsPerApdu, ' µs')}, the reference vicc ${show(sp.referenceCpuUsPerApdu, ' µs')} ` +
+            `(reference ÷ card serve ${ratio(sp.referenceCpuUsPerApdu, sp.apduCpuUsPerApdu)})`,
+        ]
+      : []),
+    ...(measured(sp.nodeReferenceApduPerSec) && sp.apduPerSecBesideNode && sp.apduCpuUsPerApduBesideNode && sp.nodeReferenceCpuUsPerApdu
+      ? [
+          `beside the reference vicc written in Node: card serve ÷ it, APDU round trips ${ratio(sp.apduPerSecBesideNode, sp.nodeReferenceApduPerSec)}; ` +
+            `CPU time per APDU ${show(sp.apduCpuUsPerApduBesideNode, ' µs')} vs ${show(sp.nodeReferenceCpuUsPerApdu, ' µs')}`,
+        ]
+      : []),
+    ...(sp.signMedianMs ? [`median signature through pcscd from card serve: ${show(sp.signMedianMs, ' ms')}`] : []),
+  ];
+}
+
 /** The figures as a table (header row first) and the lines under it: the terminal's and the HTML page's. */
 export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] } {
   // Why a figure is missing goes under the table once, as a numbered note, so the columns stay narrow.
@@ -561,8 +583,8 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
     ['pcscd + vpcd, quickack route', show(r.pcsc.apduPerSec), show(r.pcsc.signPerSec), ratio(r.pcsc.signPerSec, o)],
     ['pcscd + vpcd, stock (no fix)', show(r.pcscWithoutFix.apduPerSec), show(r.pcscWithoutFix.signPerSec), ratio(r.pcscWithoutFix.signPerSec, o)],
   );
-  if (r.servedProcess) {
-    const sp = r.servedProcess;
+  const sp = r.servedProcess;
+  if (sp) {
     const anchor = sp.opensslSignPerSec ?? o;
     rows.push(
       ['reference vicc (9000 to every APDU), C client, quickack', show(sp.referenceApduPerSec), '', ''],
@@ -595,26 +617,7 @@ export function benchTable(r: BenchResult): { rows: string[][]; notes: string[] 
     ...(r.nci
       ? [`median APDU round trip through the NCI bridge: ${show(r.nci.baud115200.apduMedianMs, ' ms')} at 115200 baud, ${show(r.nci.baud921600.apduMedianMs, ' ms')} at 921600`]
       : []),
-    ...(r.servedProcess
-      ? [
-          `card serve in its own process ÷ the reference vicc, APDU round trips: ${ratio(r.servedProcess.apduPerSec, r.servedProcess.referenceApduPerSec)} ` +
-            `(median ${show(r.servedProcess.apduMedianMs, ' ms')} vs ${show(r.servedProcess.referenceMedianMs, ' ms')}` +
-            `${r.servedProcess.rounds ? `, ${r.servedProcess.rounds} interleaved rounds` : ''})`,
-          ...(typeof r.servedProcess.apduCpuUsPerApdu?.value === 'number' && typeof r.servedProcess.referenceCpuUsPerApdu?.value === 'number'
-            ? [
-                `CPU time per APDU: card serve ${show(r.servedProcess.apduCpuUsPerApdu, ' µs')}, the reference vicc ${show(r.servedProcess.referenceCpuUsPerApdu, ' µs')} ` +
-                  `(reference ÷ card serve ${ratio(r.servedProcess.referenceCpuUsPerApdu, r.servedProcess.apduCpuUsPerApdu)})`,
-              ]
-            : []),
-          ...(typeof r.servedProcess.nodeReferenceApduPerSec?.value === 'number' && r.servedProcess.apduPerSecBesideNode
-            ? [
-                `beside the reference vicc written in Node: card serve ÷ it, APDU round trips ${ratio(r.servedProcess.apduPerSecBesideNode, r.servedProcess.nodeReferenceApduPerSec)}; ` +
-                  `CPU time per APDU ${show(r.servedProcess.apduCpuUsPerApduBesideNode ?? missing(''), ' µs')} vs ${show(r.servedProcess.nodeReferenceCpuUsPerApdu ?? missing(''), ' µs')}`,
-              ]
-            : []),
-          ...(r.servedProcess.signMedianMs ? [`median signature through pcscd from card serve: ${show(r.servedProcess.signMedianMs, ' ms')}`] : []),
-        ]
-      : []),
+    ...(sp ? servedProcessNotes(sp, show) : []),
     `${r.workers} worker threads ÷ openssl -multi ${r.workers}: ${ratio(r.inprocess.multi, r.openssl.multi)}`,
     r.portal.loginsPerSec.value === null
       ? `portal login latency: ${show(r.portal.p50Ms)}`

@@ -193,6 +193,16 @@ async function waitEmpty(provider: PcscReaderProvider, reader: string): Promise<
   throw new Error(`${reader} still holds a card`);
 }
 
+/** One round of the reference's loop and the served card's, the first to run alternating by round. */
+async function apduRound(round: number, reference: () => Promise<LoopFigures>, served: () => Promise<LoopFigures>): Promise<[LoopFigures, LoopFigures]> {
+  if (round % 2 === 0) {
+    const r = await reference();
+    return [r, await served()];
+  }
+  const s = await served();
+  return [await reference(), s];
+}
+
 export async function measureServedProcess(options: {
   image: CardImage;
   pin: string;
@@ -239,15 +249,9 @@ export async function measureServedProcess(options: {
     const figures = { reference: [] as LoopFigures[], apdu: [] as LoopFigures[], sign: [] as LoopFigures[], selectSign: [] as LoopFigures[], openssl: [] as number[] };
     for (let round = 0; round < rounds; round++) {
       options.progress(`served card in its own process: round ${round + 1} of ${rounds}`);
-      const reference = (): Promise<LoopFigures> => runLoop(binary, referenceReader, 'apdu', slice, vicc.pid);
-      const served = (): Promise<LoopFigures> => runLoop(binary, servedReader, 'apdu', slice, serve.pid);
-      if (round % 2 === 0) {
-        figures.reference.push(await reference());
-        figures.apdu.push(await served());
-      } else {
-        figures.apdu.push(await served());
-        figures.reference.push(await reference());
-      }
+      const [reference, apdu] = await apduRound(round, () => runLoop(binary, referenceReader, 'apdu', slice, vicc.pid), () => runLoop(binary, servedReader, 'apdu', slice, serve.pid));
+      figures.reference.push(reference);
+      figures.apdu.push(apdu);
       figures.sign.push(await runLoop(binary, servedReader, 'sign', slice, serve.pid, options.pin));
       // openssl speed counts whole seconds: its shortest run.
       figures.openssl.push((await opensslSpeed({ seconds: 1 })).signPerSec);
@@ -265,15 +269,9 @@ export async function measureServedProcess(options: {
     const besideNode = { reference: [] as LoopFigures[], apdu: [] as LoopFigures[] };
     for (let round = 0; round < rounds; round++) {
       options.progress(`served card in its own process: beside the reference vicc in Node, round ${round + 1} of ${rounds}`);
-      const reference = (): Promise<LoopFigures> => runLoop(binary, referenceReader, 'apdu', slice, nodeVicc.pid);
-      const served = (): Promise<LoopFigures> => runLoop(binary, servedReader, 'apdu', slice, serve.pid);
-      if (round % 2 === 0) {
-        besideNode.reference.push(await reference());
-        besideNode.apdu.push(await served());
-      } else {
-        besideNode.apdu.push(await served());
-        besideNode.reference.push(await reference());
-      }
+      const [reference, apdu] = await apduRound(round, () => runLoop(binary, referenceReader, 'apdu', slice, nodeVicc.pid), () => runLoop(binary, servedReader, 'apdu', slice, serve.pid));
+      besideNode.reference.push(reference);
+      besideNode.apdu.push(apdu);
     }
     return {
       nodeReference: combineRounds(besideNode.reference),
